@@ -1,1 +1,20 @@
-"""(being written)."""
+"""Neural-network building blocks: Module, Parameter, the layers; ``functional`` as F."""
+
+from tinygen.nn import functional
+from tinygen.nn.layers import (
+    BatchNorm1d,
+    Dropout,
+    Embedding,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+from tinygen.nn.module import Module, Parameter
+
+__all__ = [
+    "BatchNorm1d", "Dropout", "Embedding", "LeakyReLU", "Linear", "Module", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
+]

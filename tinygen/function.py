@@ -1,0 +1,105 @@
+"""Function: the base class of every differentiable op, and the grad-mode switch.
+
+An op is a subclass with two static methods side by side::
+
+    class Exp(Function):
+        @staticmethod
+        def forward(ctx, x):            # arrays in, array out
+            return np.exp(x)
+
+        @staticmethod
+        def backward(ctx, grad_out):    # Tensors in, one gradient per input out
+            return grad_out * ctx.output
+
+``forward`` works on raw arrays (NumPy or CuPy). ``backward`` is written with Tensor ops,
+so a gradient is itself differentiable: that is what makes double backward
+(``tinygen.grad(..., create_graph=True)``) work for every op without extra code. When
+``create_graph`` is off, backward runs with recording switched off, so those Tensor ops
+cost one array operation each and build no graph.
+
+Graph bookkeeping (which Tensor came from which op) lives here too; the backward pass that
+walks the graph is in ``autograd.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tinygen.tensor import Tensor
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True when new ops record the graph (the default)."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def set_grad_enabled(enabled: bool) -> Iterator[None]:
+    """Context manager (and decorator) that switches graph recording on or off."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, bool(enabled)
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def no_grad() -> contextlib.AbstractContextManager:
+    """Run a block (or decorate a function) without recording the graph."""
+    return set_grad_enabled(False)
+
+
+class Function:
+    """One node of the computation graph: an op applied to some input Tensors.
+
+    Attributes:
+        inputs: the input Tensors (the graph's edges back to the parents).
+        saved: whatever ``forward`` stored with ``save_for_backward``.
+    """
+
+    __slots__ = ("inputs", "saved", "_output", "__dict__")  # ops may add attributes
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep what backward needs (arrays or Tensors) and nothing else."""
+        self.saved = values
+
+    @property
+    def output(self) -> Tensor:
+        """The Tensor this op produced (held weakly, to avoid a reference cycle)."""
+        return self._output()
+
+    @staticmethod
+    def forward(ctx: Function, *arrays: Any, **params: Any) -> Any:
+        """Compute the output array from the input arrays."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        """Return dL/d(input) for every input, given dL/d(output) (None: no gradient)."""
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run the op forward on Tensors and, when recording, link the result to the graph."""
+        from tinygen.tensor import Tensor
+
+        ctx = cls()
+        ctx.saved = ()
+        try:
+            data = cls.forward(ctx, *[t.data for t in inputs], **params)
+        except ValueError as error:  # broadcast / shape mismatches: name the op and shapes
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+            raise ValueError(f"{cls.__name__}: {error} (input shapes: {shapes})") from None
+        out = Tensor._wrap(data)
+        if _grad_enabled and any(t.requires_grad for t in inputs):
+            ctx.inputs = inputs
+            ctx._output = weakref.ref(out)
+            out.requires_grad = True
+            out._ctx = ctx
+        return out

@@ -1,0 +1,168 @@
+"""Stateless functions of the layers and the losses (import as ``F``).
+
+Every loss is written to stay finite where its math is finite: BCE straight from logits,
+log-softmax through log-sum-exp, the Gaussian KL in closed form. ``reduction`` is
+"mean" (default), "sum" or "none", as in PyTorch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.ops import fused
+from tinygen.tensor import Tensor, _lift
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, not {reduction!r}")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    _check_reduction(reduction)
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+def _check_same_shape(name: str, a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{name}: input shape {a.shape} and target shape {b.shape} differ")
+
+
+# ----- layers -------------------------------------------------------------------------------
+def linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None = None,
+    activation: str | None = None, slope: float = 0.01,
+) -> Tensor:
+    """y = act(x @ weight^T + bias), one fused op; x (..., in), weight (out, in), bias (out,).
+
+    ``activation`` is None, "relu", "leaky_relu" (with ``slope``), "tanh" or "sigmoid".
+    """
+    if activation not in fused.ACTIVATIONS:
+        raise ValueError(f"activation must be one of {fused.ACTIVATIONS}, not {activation!r}")
+    if x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
+            f"expects {weight.shape[1]} (weight shape {weight.shape})"
+        )
+    leading = x.shape[:-1]
+    x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+    bias = _zero_bias(weight) if bias is None else bias
+    out = fused.Linear.apply(x2, weight, bias, activation=activation, slope=slope)
+    return out if x.ndim == 2 else out.reshape(*leading, weight.shape[0])
+
+
+def _zero_bias(weight: Tensor) -> Tensor:
+    return Tensor._wrap(backend.array_module(weight.data).zeros(weight.shape[0], weight.dtype))
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
+    return x.leaky_relu(slope)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def softplus(x: Tensor) -> Tensor:
+    return x.softplus()
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), not {p}")
+    if not training or p == 0:
+        return x
+    keep = backend.rng(x.device).random(x.shape) >= p
+    return x * Tensor._wrap((keep / (1 - p)).astype(x.dtype))
+
+
+def one_hot(labels: Any, num_classes: int) -> Tensor:
+    """(N,) integer labels -> (N, num_classes) float32 one-hot rows."""
+    array = labels.data if isinstance(labels, Tensor) else labels
+    xp = backend.array_module(array)
+    array = xp.asarray(array)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"one_hot needs integer labels, not {array.dtype}")
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(f"labels must lie in [0, {num_classes}), got [{array.min()}, {array.max()}]")
+    return Tensor._wrap(xp.eye(num_classes, dtype=np.float32)[array])
+
+
+# ----- log-probabilities ----------------------------------------------------------------------
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """log softmax(x) = x - logsumexp(x), computed stably (one fused op)."""
+    return fused.LogSoftmax.apply(x, axis=axis)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return log_softmax(x, axis).exp()
+
+
+def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
+    """log sum exp(x) = m + log sum exp(x - m) with m = max(x) (a constant for the gradient)."""
+    m = x.max(axis=axis, keepdims=True).detach()
+    out = m + (x - m).exp().sum(axis=axis, keepdims=True).log()
+    return out if keepdims else out.reshape(*[n for i, n in enumerate(out.shape)
+                                              if i != axis % x.ndim])
+
+
+# ----- losses ------------------------------------------------------------------------------
+def binary_cross_entropy_with_logits(
+    logits: Tensor, target: Any, reduction: str = "mean"
+) -> Tensor:
+    """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z (finite at z = +-800)."""
+    _check_reduction(reduction)
+    target = _lift(target, logits)
+    _check_same_shape("binary_cross_entropy_with_logits", logits, target)
+    return fused.BCEWithLogits.apply(logits, target, reduction=reduction)
+
+
+def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """-[t log p + (1 - t) log(1 - p)] from probabilities; logs clipped at the dtype's tiny
+    number (about -87 in float32) so p = 0 or 1 stays finite. Prefer the logits version."""
+    target = _lift(target, probs)
+    _check_same_shape("binary_cross_entropy", probs, target)
+    tiny = float(np.finfo(probs.dtype).tiny)
+    log_p = probs.clip(tiny, 1.0).log()
+    log_not_p = (1.0 - probs).clip(tiny, 1.0).log()
+    return _reduce(-(target * log_p + (1.0 - target) * log_not_p), reduction)
+
+
+def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
+    """-log softmax(logits)[label] per row; logits (N, C), labels (N,) integers."""
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy takes (N, C) logits, not shape {logits.shape}")
+    targets = one_hot(labels, logits.shape[1])
+    if targets.shape[0] != logits.shape[0]:
+        raise ValueError(f"cross_entropy: {logits.shape[0]} rows of logits, {targets.shape[0]} labels")
+    picked = (log_softmax(logits, axis=1) * targets.astype(logits.dtype)).sum(axis=1)
+    return _reduce(-picked, reduction)
+
+
+def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """(prediction - target)^2, reduced."""
+    target = _lift(target, prediction)
+    _check_same_shape("mse_loss", prediction, target)
+    difference = prediction - target
+    return _reduce(difference * difference, reduction)
+
+
+def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j),
+    summed over the last axis: one value per row (Kingma & Welling 2014, appendix B)."""
+    _check_same_shape("gaussian_kl", mu, logvar)
+    return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(axis=-1)

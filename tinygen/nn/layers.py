@@ -1,0 +1,174 @@
+"""The layers: Linear, the activations, Sequential, Dropout, BatchNorm1d, Embedding."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.function import no_grad
+from tinygen.nn import functional as F
+from tinygen.nn.module import Module, Parameter
+from tinygen.tensor import Tensor
+
+
+def _uniform(shape: tuple[int, ...], bound: float) -> np.ndarray:
+    return backend.rng("cpu").uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+class Linear(Module):
+    """y = x @ W^T + b, with PyTorch's default initialisation.
+
+    W (out_features, in_features) and b (out_features,) are drawn from
+    U(-1/sqrt(in_features), 1/sqrt(in_features)) (kaiming-uniform with a = sqrt(5)).
+
+    Args:
+        in_features: size of each input row.
+        out_features: size of each output row.
+        bias: whether to add a learnt bias.
+        activation: optionally fuse an activation into the same op ("relu", "leaky_relu",
+            "tanh", "sigmoid"), which saves a pass over memory.
+        slope: the negative slope of "leaky_relu".
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True,
+        activation: str | None = None, slope: float = 0.01,
+    ) -> None:
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(f"Linear needs positive sizes, not {in_features} -> {out_features}")
+        self.in_features, self.out_features = in_features, out_features
+        self.activation, self.slope = activation, slope
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(_uniform((out_features, in_features), bound))
+        self.bias = Parameter(_uniform((out_features,), bound)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias, self.activation, self.slope)
+
+    def extra_repr(self) -> str:
+        act = f", activation={self.activation!r}" if self.activation else ""
+        return f"{self.in_features} -> {self.out_features}{act}"
+
+
+class Sequential(Module):
+    """Apply modules one after another; indexable and appendable."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> Sequential:
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential takes Modules, not {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.leaky_relu(self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class Dropout(Module):
+    """Inverted dropout: active in train mode, the identity in eval mode."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability must be in [0, 1), not {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+
+class BatchNorm1d(Module):
+    """Normalise each feature over the batch, then scale and shift (Ioffe & Szegedy 2015).
+
+    Train mode: y = (x - mean_batch) / sqrt(var_batch + eps) * gamma + beta, and the running
+    statistics move by ``momentum`` towards the batch's (the running variance uses the
+    unbiased batch variance, as PyTorch). Eval mode uses the running statistics.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, np.float32))
+        self.bias = Parameter(np.zeros(num_features, np.float32))
+        self.register_buffer("running_mean", Tensor(np.zeros(num_features, np.float32)))
+        self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm1d({self.num_features}) takes (N, {self.num_features}), "
+                             f"not {x.shape}")
+        if self.training:
+            if x.shape[0] < 2:
+                raise ValueError("BatchNorm1d in train mode needs more than one row per batch")
+            mean = x.mean(axis=0)
+            var = x.var(axis=0)
+            with no_grad():
+                n = x.shape[0]
+                m = self.momentum
+                self.running_mean.data = (1 - m) * self.running_mean.data + m * mean.data
+                self.running_var.data = (1 - m) * self.running_var.data + m * var.data * n / (n - 1)
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (x - mean) / (var + self.eps).sqrt() * self.weight + self.bias
+
+
+class Embedding(Module):
+    """A lookup table: integer ids (any shape) -> rows of a learnt (num, dim) matrix, N(0, 1) init."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        weight = backend.rng("cpu").standard_normal((num_embeddings, embedding_dim))
+        self.weight = Parameter(weight.astype(np.float32))
+
+    def forward(self, ids: Any) -> Tensor:
+        array = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+        if array.dtype.kind not in "iu":
+            raise TypeError(f"Embedding takes integer ids, not {array.dtype}")
+        if array.size and (array.min() < 0 or array.max() >= self.num_embeddings):
+            raise IndexError(f"ids must lie in [0, {self.num_embeddings}), "
+                             f"got [{array.min()}, {array.max()}]")
+        return self.weight[array]

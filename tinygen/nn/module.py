@@ -1,0 +1,163 @@
+"""Module and Parameter: how layers hold their weights and find each other's.
+
+A Module registers, by plain attribute assignment, every Parameter and sub-Module it is
+given (in order), so ``parameters()``, ``state_dict()``, ``train()``/``eval()`` and
+``to(device)`` walk the whole tree without any registration calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module owns and an optimiser updates (requires_grad by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        super().__init__(data.data if isinstance(data, Tensor) else data)
+        self.requires_grad_(requires_grad)
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses assign Parameters, Modules and buffers (``register_buffer``) as attributes in
+    ``__init__`` and define ``forward``; calling the module calls ``forward``.
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"call super().__init__() in {type(self).__name__}.__init__ first")
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: Tensor) -> None:
+        """Keep a non-trainable tensor (e.g. running statistics) in the state dict."""
+        setattr(self, name, value)
+        self._buffers[name] = value
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ----- walking the tree -------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Yield (dotted name, module) for this module and every descendant."""
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Yield (dotted name, parameter), each parameter once."""
+        seen: set[int] = set()
+        for prefix, module in self.named_modules():
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{prefix}.{name}" if prefix else name), param
+
+    def parameters(self) -> list[Parameter]:
+        return [param for _, param in self.named_parameters()]
+
+    def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        for prefix, module in self.named_modules():
+            for name, buffer in module._buffers.items():
+                yield (f"{prefix}.{name}" if prefix else name), buffer
+
+    # ----- modes, gradients, devices ----------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Switch training behaviour (Dropout, BatchNorm) on or off for the whole tree."""
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for param in self.parameters():
+            param.grad = None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Freeze (False) or unfreeze every parameter, e.g. D while G trains."""
+        for param in self.parameters():
+            param.requires_grad = requires_grad
+        return self
+
+    def to(self, device: str) -> Module:
+        """Move every parameter and buffer to a device, in place."""
+        for _, tensor in list(self.named_parameters()) + list(self.named_buffers()):
+            tensor.data = backend.to_device(tensor.data, device)
+            if tensor.grad is not None:
+                tensor.grad = tensor.grad.to(device)
+        return self
+
+    def num_parameters(self) -> int:
+        return sum(param.size for param in self.parameters())
+
+    # ----- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every parameter and buffer by dotted name, as NumPy copies (device-independent)."""
+        state = {name: param.numpy().copy() for name, param in self.named_parameters()}
+        state.update({name: buf.numpy().copy() for name, buf in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy values in by name; with strict, missing or unexpected keys are errors.
+
+        A shape mismatch is always an error and names the key and both shapes.
+        """
+        own = dict(self.named_parameters()) | dict(self.named_buffers())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        for name, value in state.items():
+            if name not in own:
+                continue
+            value = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+            target = own[name]
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"load_state_dict: {name!r} has shape {value.shape} in the state but "
+                    f"{target.shape} in the model"
+                )
+            target.data = backend.to_device(value.astype(target.dtype), target.device).copy()
+
+    def __repr__(self) -> str:
+        children = "".join(
+            "\n  " + f"({name}): {child!r}".replace("\n", "\n  ")
+            for name, child in self._modules.items()
+        )
+        return f"{type(self).__name__}({self.extra_repr()}{children}{chr(10) if children else ''})"
+
+    def extra_repr(self) -> str:
+        return ""

@@ -1,0 +1,265 @@
+"""Elementwise ops: arithmetic with NumPy broadcasting, and the unary functions.
+
+Each class is one primitive: ``forward`` on arrays, ``backward`` in Tensor ops right below
+it, its first docstring line the derivative. Binary ops sum their gradient back to each
+input's shape with the one helper ``unbroadcast``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.function import Function
+from tinygen.tensor import Tensor
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a gradient over the axes that broadcasting added or stretched, back to ``shape``.
+
+    If x of shape (3, 1) was broadcast against (2, 3, 4), x was used 2 * 4 times per
+    element, so dL/dx sums dL/dy over the leading axis and over the stretched last axis.
+    """
+    if grad.shape == shape:
+        return grad
+    leading = grad.ndim - len(shape)
+    stretched = [leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1]
+    return grad.sum(axis=tuple(range(leading)) + tuple(stretched), keepdims=True).reshape(shape)
+
+
+class Add(Function):
+    """y = a + b;  dL/da = dL/dy,  dL/db = dL/dy (each unbroadcast)."""
+
+    @staticmethod
+    def forward(ctx: Function, a: Any, b: Any) -> Any:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        a, b = ctx.inputs
+        return unbroadcast(grad_out, a.shape), unbroadcast(grad_out, b.shape)
+
+
+class Sub(Function):
+    """y = a - b;  dL/da = dL/dy,  dL/db = -dL/dy."""
+
+    @staticmethod
+    def forward(ctx: Function, a: Any, b: Any) -> Any:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        a, b = ctx.inputs
+        grad_b = unbroadcast(-grad_out, b.shape) if b.requires_grad else None
+        return unbroadcast(grad_out, a.shape), grad_b
+
+
+class Mul(Function):
+    """y = a * b;  dL/da = dL/dy * b,  dL/db = dL/dy * a."""
+
+    @staticmethod
+    def forward(ctx: Function, a: Any, b: Any) -> Any:
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        a, b = ctx.inputs
+        grad_a = unbroadcast(grad_out * b, a.shape) if a.requires_grad else None
+        grad_b = unbroadcast(grad_out * a, b.shape) if b.requires_grad else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    """y = a / b;  dL/da = dL/dy / b,  dL/db = -dL/dy * y / b."""
+
+    @staticmethod
+    def forward(ctx: Function, a: Any, b: Any) -> Any:
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        a, b = ctx.inputs
+        grad_a = unbroadcast(grad_out / b, a.shape) if a.requires_grad else None
+        grad_b = unbroadcast(-grad_out * ctx.output / b, b.shape) if b.requires_grad else None
+        return grad_a, grad_b
+
+
+class Pow(Function):
+    """y = a ** b;  dL/da = dL/dy * b * a**(b-1),  dL/db = dL/dy * y * log(a)."""
+
+    @staticmethod
+    def forward(ctx: Function, a: Any, b: Any) -> Any:
+        return a**b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        a, b = ctx.inputs
+        grad_a = unbroadcast(grad_out * b * a ** (b - 1.0), a.shape) if a.requires_grad else None
+        grad_b = None
+        if b.requires_grad:  # only defined for a > 0
+            grad_b = unbroadcast(grad_out * ctx.output * a.log(), b.shape)
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    """y = -x;  dL/dx = -dL/dy."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (-grad_out,)
+
+
+class Exp(Function):
+    """y = exp(x);  dL/dx = dL/dy * y."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return backend.array_module(x).exp(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (grad_out * ctx.output,)
+
+
+class Log(Function):
+    """y = log(x);  dL/dx = dL/dy / x."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return backend.array_module(x).log(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (grad_out / ctx.inputs[0],)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dL/dx = dL/dy * (1 - y**2)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return backend.array_module(x).tanh(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        y = ctx.output
+        return (grad_out * (1.0 - y * y),)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x));  dL/dx = dL/dy * y * (1 - y)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        # 0.5 * (1 + tanh(x / 2)) is the same function but never overflows (exp(800) does)
+        xp = backend.array_module(x)
+        return (xp.tanh(x * 0.5) + 1) * 0.5
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        y = ctx.output
+        return (grad_out * y * (1.0 - y),)
+
+
+class Softplus(Function):
+    """y = log(1 + exp(x));  dL/dx = dL/dy * sigmoid(x)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return backend.array_module(x).logaddexp(0, x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (grad_out * ctx.inputs[0].sigmoid(),)
+
+
+class Relu(Function):
+    """y = max(x, 0);  dL/dx = dL/dy * [x > 0]  (0 at the kink, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return backend.array_module(x).maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        x = ctx.inputs[0].data
+        return (grad_out * Tensor._wrap((x > 0).astype(x.dtype)),)
+
+
+class LeakyRelu(Function):
+    """y = x if x > 0 else slope * x;  dL/dx = dL/dy * (1 if x > 0 else slope)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, slope: float) -> Any:
+        ctx.slope = slope
+        return backend.array_module(x).where(x > 0, x, x * x.dtype.type(slope))
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        x = ctx.inputs[0].data
+        xp = backend.array_module(x)
+        local = xp.where(x > 0, x.dtype.type(1), x.dtype.type(ctx.slope))
+        return (grad_out * Tensor._wrap(local),)
+
+
+class Abs(Function):
+    """y = |x|;  dL/dx = dL/dy * sign(x)  (0 at x = 0)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any) -> Any:
+        return backend.array_module(x).abs(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        x = ctx.inputs[0].data
+        return (grad_out * Tensor._wrap(backend.array_module(x).sign(x)),)
+
+
+class Clip(Function):
+    """y = min(max(x, low), high);  dL/dx = dL/dy * [low <= x <= high]."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, low: float, high: float) -> Any:
+        ctx.low, ctx.high = low, high
+        return backend.array_module(x).clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        x = ctx.inputs[0].data
+        inside = ((x >= ctx.low) & (x <= ctx.high)).astype(x.dtype)
+        return (grad_out * Tensor._wrap(inside),)
+
+
+class Where(Function):
+    """y = a where cond else b;  dL/da = dL/dy where cond,  dL/db = dL/dy where not cond."""
+
+    @staticmethod
+    def forward(ctx: Function, a: Any, b: Any, cond: Any) -> Any:
+        ctx.cond = cond
+        return backend.array_module(a).where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        a, b = ctx.inputs
+        zero = Tensor._wrap(backend.array_module(grad_out.data).zeros((), grad_out.dtype))
+        grad_a = unbroadcast(Where.apply(grad_out, zero, cond=ctx.cond), a.shape)
+        grad_b = unbroadcast(Where.apply(zero, grad_out, cond=ctx.cond), b.shape)
+        return grad_a, grad_b
+
+
+class Cast(Function):
+    """y = x as another dtype;  dL/dx = dL/dy cast back to x's dtype."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, dtype: np.dtype) -> Any:
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (grad_out.astype(ctx.inputs[0].dtype),)

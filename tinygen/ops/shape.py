@@ -1,0 +1,124 @@
+"""Ops that move values around without arithmetic: reshape, transpose, broadcast,
+indexing (and its scatter-add twin), concatenation, and moving between devices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinygen import backend
+from tinygen.function import Function
+from tinygen.tensor import Tensor
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  dL/dx = dL/dy reshaped back."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, shape: tuple[int, ...]) -> Any:
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (grad_out.reshape(ctx.inputs[0].shape),)
+
+
+class Transpose(Function):
+    """y = x with axes permuted;  dL/dx = dL/dy permuted by the inverse permutation."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, axes: tuple[int, ...] | None) -> Any:
+        ctx.axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(axes)
+        return x.transpose(ctx.axes)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        inverse = [0] * len(ctx.axes)
+        for position, axis in enumerate(ctx.axes):
+            inverse[axis] = position
+        return (grad_out.transpose(tuple(inverse)),)
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to a shape;  dL/dx = dL/dy summed over the broadcast axes."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, shape: tuple[int, ...]) -> Any:
+        return backend.array_module(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        from tinygen.ops.elementwise import unbroadcast
+
+        return (unbroadcast(grad_out, ctx.inputs[0].shape),)
+
+
+def _is_advanced(index: Any) -> bool:
+    """True when an index holds arrays or lists (which may repeat positions)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(p, "shape") or isinstance(p, list) for p in parts)
+
+
+class GetItem(Function):
+    """y = x[index];  dL/dx = zeros with dL/dy added at the indexed positions."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, index: Any) -> Any:
+        ctx.index = index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (IndexAdd.apply(grad_out, shape=ctx.inputs[0].shape, index=ctx.index),)
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with x added at index (repeats accumulate);  dL/dx = dL/dy[index]."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, shape: tuple[int, ...], index: Any) -> Any:
+        ctx.index = index
+        xp = backend.array_module(x)
+        out = xp.zeros(shape, dtype=x.dtype)
+        if _is_advanced(index):
+            xp.add.at(out, index, x)  # repeated indices must add up, not overwrite
+        else:
+            out[index] = x
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (GetItem.apply(grad_out, index=ctx.index),)
+
+
+class Cat(Function):
+    """y = concatenation of xs along axis;  dL/dx_i = the slice of dL/dy that x_i filled."""
+
+    @staticmethod
+    def forward(ctx: Function, *xs: Any, axis: int) -> Any:
+        ctx.axis = axis
+        return backend.array_module(xs[0]).concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        axis = ctx.axis % grad_out.ndim
+        grads, start = [], 0
+        for x in ctx.inputs:
+            stop = start + x.shape[axis]
+            index = (slice(None),) * axis + (slice(start, stop),)
+            grads.append(grad_out[index] if x.requires_grad else None)
+            start = stop
+        return tuple(grads)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  dL/dx = dL/dy copied back."""
+
+    @staticmethod
+    def forward(ctx: Function, x: Any, device: str) -> Any:
+        ctx.source = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (grad_out.to(ctx.source),)

@@ -1,0 +1,394 @@
+"""Tensor: an array plus what reverse-mode autograd needs (grad, requires_grad, graph node).
+
+What lives here: the Tensor class, its constructor helpers (``tensor``, ``zeros``, ``randn``,
+...), and the one-line operator methods that forward to the ops in ``tinygen/ops``. What does
+not: the ops' math (``ops/``), the backward pass (``autograd.py``), the NumPy/CuPy switch
+(``backend.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.function import Function, no_grad
+
+DTypeLike = Any
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int64 = np.dtype("int64")
+
+
+def _resolve_dtype(dtype: DTypeLike) -> np.dtype:
+    return np.dtype(getattr(dtype, "name", dtype)) if dtype is not None else None
+
+
+class Tensor:
+    """An n-dimensional array that remembers how it was computed.
+
+    Attributes:
+        data: the NumPy (CPU) or CuPy (GPU) array holding the values.
+        grad: dL/d(self) after ``backward()`` (a Tensor), for leaves that require grad.
+        requires_grad: whether gradients flow into this tensor.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __array_priority__ = 1000  # numpy_array + tensor calls Tensor.__radd__
+
+    def __init__(
+        self,
+        data: Any,
+        requires_grad: bool = False,
+        dtype: DTypeLike = None,
+        device: str | None = None,
+    ) -> None:
+        self.data = _as_array(data, _resolve_dtype(dtype), device)
+        self.grad: Tensor | None = None
+        self._ctx: Function | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: Any) -> Tensor:
+        """Wrap an array without copying or checking (ops use this on their outputs)."""
+        out = object.__new__(Tensor)
+        out.data, out.grad, out.requires_grad, out._ctx = array, None, False, None
+        return out
+
+    # ----- properties ---------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's name
+        return self.transpose()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        op = f", op={type(self._ctx).__name__}" if self._ctx is not None else ""
+        device = "" if self.device == "cpu" else f", device='{self.device}'"
+        return f"tensor({backend.to_numpy(self.data)!r}{grad}{op}{device})"
+
+    def __array__(self, dtype: DTypeLike = None, copy: bool | None = None) -> np.ndarray:
+        array = backend.to_numpy(self.data)
+        return array if dtype is None else array.astype(dtype)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.data)
+
+    # ----- autograd ---------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf as needing gradients (float dtypes only)."""
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require grad, not {self.dtype}")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, grad: Any = None, create_graph: bool = False) -> None:
+        """Accumulate dself/dleaf into every leaf's ``.grad`` (see autograd.backward)."""
+        from tinygen.autograd import backward
+
+        backward(self, grad, create_graph=create_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no copy)."""
+        return Tensor._wrap(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (copied from the GPU when needed)."""
+        return backend.to_numpy(self.data)
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, not shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self.numpy().tolist()
+
+    def to(self, device: str) -> Tensor:
+        """A copy on another device ('cpu' or 'cuda'); gradients flow back through it."""
+        from tinygen.ops.shape import ToDevice
+
+        if backend.check_device(device) == self.device:
+            return self
+        return ToDevice.apply(self, device=device)
+
+    def astype(self, dtype: DTypeLike) -> Tensor:
+        """Cast to another dtype; gradients are cast back on the way down."""
+        from tinygen.ops.elementwise import Cast
+
+        dtype = _resolve_dtype(dtype)
+        return self if dtype == self.dtype else Cast.apply(self, dtype=dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        return self.astype(float64)
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0
+        return self
+
+    # ----- arithmetic: one line each, the math is in tinygen/ops ---------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _binary(Add, self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _binary(Add, other, self)  # other + self
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _binary(Sub, self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _binary(Sub, other, self)  # other - self
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _binary(Mul, self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _binary(Mul, other, self)  # other * self
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _binary(Div, self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _binary(Div, other, self)  # other / self
+
+    def __pow__(self, other: Any) -> Tensor:
+        return _binary(Pow, self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return _binary(Pow, other, self)  # other ** self
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(_lift(other, self), self)  # other @ self
+
+    def __neg__(self) -> Tensor:
+        return Neg.apply(self)
+
+    # comparisons give boolean tensors and are not differentiable
+    def __lt__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data < _lift(other, self).data)
+
+    def __le__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data <= _lift(other, self).data)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data > _lift(other, self).data)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return Tensor._wrap(self.data >= _lift(other, self).data)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data == _lift(other, self).data)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data != _lift(other, self).data)
+
+    # ----- unary functions ------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return Log.apply(self)
+
+    def tanh(self) -> Tensor:
+        return Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return Relu.apply(self)
+
+    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+        return LeakyRelu.apply(self, slope=slope)
+
+    def softplus(self) -> Tensor:
+        return Softplus.apply(self)
+
+    def abs(self) -> Tensor:
+        return Abs.apply(self)
+
+    def clip(self, low: float, high: float) -> Tensor:
+        return Clip.apply(self, low=low, high=high)
+
+    def sqrt(self) -> Tensor:
+        return self**0.5
+
+    # ----- reductions (NumPy's names and arguments) -----------------------------------
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        total = self.sum(axis=axis, keepdims=keepdims)
+        count = self.size // max(total.size, 1) if self.size else 0
+        return total * (1.0 / count) if count else total * float("nan")  # mean = sum / n
+
+    def var(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        centred = self - self.mean(axis=axis, keepdims=True)  # biased (divides by n)
+        return (centred * centred).mean(axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        return -(-self).max(axis=axis, keepdims=keepdims)  # min x = -max(-x)
+
+    def argmax(self, axis: int | None = None) -> Tensor:
+        return Tensor._wrap(self.data.argmax(axis=axis))
+
+    # ----- shape ----------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return self if shape == self.shape else Reshape.apply(self, shape=shape)
+
+    def flatten(self, start_axis: int = 0) -> Tensor:
+        return self.reshape(*self.shape[:start_axis], -1)
+
+    def transpose(self, *axes: int) -> Tensor:
+        axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        return Transpose.apply(self, axes=axes or None)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        axes = list(range(self.ndim))
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        return Transpose.apply(self, axes=tuple(axes))
+
+    def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        return self if tuple(shape) == self.shape else BroadcastTo.apply(self, shape=tuple(shape))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return GetItem.apply(self, index=_plain_index(index))
+
+
+Axis = int | tuple[int, ...] | None
+
+
+def _lift(value: Any, like: Tensor) -> Tensor:
+    """Wrap a Python number or array as a constant Tensor on like's device, in like's float
+    dtype, so that ``x * 0.5`` keeps a float32 x in float32."""
+    if isinstance(value, Tensor):
+        return value
+    array = backend.xp_for(like.device).asarray(value)
+    if like.dtype.kind == "f" and array.dtype != like.dtype and array.dtype.kind in "fiub":
+        array = array.astype(like.dtype)
+    return Tensor._wrap(array)
+
+
+def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
+    """Apply a binary op after lifting constants and checking dtypes and devices agree."""
+    a = a if isinstance(a, Tensor) else _lift(a, b)
+    b = b if isinstance(b, Tensor) else _lift(b, a)
+    if a.dtype != b.dtype:
+        if a.dtype.kind == "f" and b.dtype.kind == "f":
+            raise TypeError(
+                f"{op.__name__}: dtype mismatch, {a.dtype} (left) vs {b.dtype} (right); "
+                "cast one side with .astype() (tinygen never promotes silently)"
+            )
+        a, b = (a, b.astype(a.dtype)) if a.dtype.kind == "f" else (a.astype(b.dtype), b)
+    if a.device != b.device:
+        raise RuntimeError(
+            f"{op.__name__}: device mismatch, {a.device} (left) vs {b.device} (right); "
+            "move one side with .to(device)"
+        )
+    return op.apply(a, b)
+
+
+def matmul(a: Tensor, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules; 1-D operands are lifted to matrices and back."""
+    b = _lift(b, a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"MatMul: cannot multiply a 0-d tensor ({a.shape} @ {b.shape})")
+    if a.dtype != b.dtype or a.device != b.device:
+        _binary(Add, a.detach(), b.detach())  # raises the dtype/device message
+    left, right = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
+    out = MatMul.apply(left, right)
+    if a.ndim == 1:
+        out = out.reshape(*out.shape[:-2], out.shape[-1])
+    if b.ndim == 1:
+        out = out.reshape(*out.shape[:-1])
+    return out
+
+
+def _plain_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def _as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
+    """Turn user data into an array: Python floats become float32, arrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    xp = backend.xp_for(device if device is not None else backend.device_of(data))
+    from_python = not hasattr(data, "dtype")
+    array = xp.asarray(backend.to_device(data, device) if device is not None else data)
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    elif from_python and array.dtype == np.float64:  # 0.5 or [1.0, 2.0]: float32 by default
+        array = array.astype(np.float32)
+    if array is data:
+        array = array.copy()  # tinygen.tensor(a) never aliases the caller's array
+    return array
+
+
+# The ops import Tensor from this module, so they are imported after the class exists.
+from tinygen.ops.elementwise import (  # noqa: E402
+    Abs,
+    Add,
+    Clip,
+    Div,
+    Exp,
+    LeakyRelu,
+    Log,
+    Mul,
+    Neg,
+    Pow,
+    Relu,
+    Sigmoid,
+    Softplus,
+    Sub,
+    Tanh,
+)
+from tinygen.ops.reduce import Max, MatMul, Sum  # noqa: E402
+from tinygen.ops.shape import BroadcastTo, GetItem, Reshape, Transpose  # noqa: E402
