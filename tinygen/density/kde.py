@@ -73,6 +73,8 @@ class KDE:
         if self.bandwidth is not None:
             self.bandwidth_ = float(self.bandwidth)
             return self
+        if x_valid is None and x.shape[0] < 2:
+            raise ValueError("leave-one-out bandwidth selection needs at least 2 rows")
         grid = self.bandwidths
         if grid is None:
             scale = np.sqrt(np.mean(np.var(x, axis=0)))
@@ -83,8 +85,6 @@ class KDE:
             held_out = as_data(x_valid, "x_valid", dims=self.n_features_)
             log_density = kernel_log_density(held_out, x, grid, self.block_size)
         else:
-            if x.shape[0] < 2:
-                raise ValueError("leave-one-out bandwidth selection needs at least 2 rows")
             log_density = kernel_log_density(x, x, grid, self.block_size, leave_one_out=True)
         scores = log_density.mean(axis=1)  # (H,) mean held-out log-likelihood per h
         if not np.any(np.isfinite(scores)):
