@@ -1,1 +1,33 @@
-"""(being written)."""
+"""tinygen.data: MNIST, Fashion-MNIST, IDX files, synthetic sets and the DataLoader.
+
+Importing this package needs only NumPy; the engine is imported when a DataLoader first serves
+a batch. Set-up for offline use: ``python -m tinygen.data fetch mnist``.
+"""
+
+from tinygen.data import synthetic
+from tinygen.data.binarize import DynamicBinarize, dynamic_binarize, static_binarize
+from tinygen.data.errors import DataFormatError, DataNotFoundError
+from tinygen.data.fetch import fetch
+from tinygen.data.idx import read_idx, write_idx
+from tinygen.data.loader import DataLoader
+from tinygen.data.mnist import load_fashion_mnist, load_mnist
+from tinygen.data.safe_pickle import NumpyOnlyUnpickler, load_numpy_pickle
+from tinygen.data.sources import cache_dir
+
+__all__ = [
+    "DataFormatError",
+    "DataLoader",
+    "DataNotFoundError",
+    "DynamicBinarize",
+    "NumpyOnlyUnpickler",
+    "cache_dir",
+    "dynamic_binarize",
+    "fetch",
+    "load_fashion_mnist",
+    "load_mnist",
+    "load_numpy_pickle",
+    "read_idx",
+    "static_binarize",
+    "synthetic",
+    "write_idx",
+]
