@@ -7,6 +7,7 @@ from typing import Any
 from tinygen import backend
 from tinygen.tensor import DTypeLike, Tensor, _resolve_dtype, float32, float64
 
+
 def tensor(
     data: Any, requires_grad: bool = False, dtype: DTypeLike = None, device: str | None = None
 ) -> Tensor:
@@ -33,26 +34,30 @@ def _filled(fill: str, shape: tuple, dtype: DTypeLike, device: str | None, requi
     return Tensor(array, requires_grad=requires_grad)
 
 
-def zeros(*shape: int, dtype: DTypeLike = None, device: str | None = None,
-          requires_grad: bool = False) -> Tensor:
+def zeros(
+    *shape: int, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor of zeros (float32 unless asked)."""
     return _filled("zeros", shape, dtype, device, requires_grad)
 
 
-def ones(*shape: int, dtype: DTypeLike = None, device: str | None = None,
-         requires_grad: bool = False) -> Tensor:
+def ones(
+    *shape: int, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """A tensor of ones (float32 unless asked)."""
     return _filled("ones", shape, dtype, device, requires_grad)
 
 
-def randn(*shape: int, dtype: DTypeLike = None, device: str | None = None,
-          requires_grad: bool = False) -> Tensor:
+def randn(
+    *shape: int, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """Standard normal draws from the seeded generator (see manual_seed)."""
     return _filled("randn", shape, dtype, device, requires_grad)
 
 
-def rand(*shape: int, dtype: DTypeLike = None, device: str | None = None,
-         requires_grad: bool = False) -> Tensor:
+def rand(
+    *shape: int, dtype: DTypeLike = None, device: str | None = None, requires_grad: bool = False
+) -> Tensor:
     """Uniform [0, 1) draws from the seeded generator (see manual_seed)."""
     return _filled("rand", shape, dtype, device, requires_grad)
 
@@ -64,5 +69,3 @@ def zeros_like(x: Tensor) -> Tensor:
 def manual_seed(seed: int) -> None:
     """Seed every random draw tinygen makes (init, randn, dropout, sampling, shuffling)."""
     backend.manual_seed(seed)
-
-

@@ -91,11 +91,17 @@ def gradcheck(
         x = inputs[index].data
         g = analytic_grad.numpy()
         if x.size <= max_elements:
-            probes = [(f"element {np.unravel_index(k, x.shape)}", np.eye(1, x.size, k)[0])
-                      for k in range(x.size)]
+            probes = [
+                (
+                    f"element {tuple(int(i) for i in np.unravel_index(k, x.shape))}",
+                    np.eye(1, x.size, k)[0],
+                )
+                for k in range(x.size)
+            ]
         else:
-            probes = [(f"random direction {k}", rng.standard_normal(x.size))
-                      for k in range(directions)]
+            probes = [
+                (f"random direction {k}", rng.standard_normal(x.size)) for k in range(directions)
+            ]
         worst = None
         for where, direction in probes:
             direction = direction.reshape(x.shape)

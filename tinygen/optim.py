@@ -60,9 +60,13 @@ class Optimizer:
             for index, (target, value) in enumerate(zip(buffers, saved)):
                 value = np.asarray(value)
                 if value.shape != target.shape:
-                    raise ValueError(f"{name}[{index}]: saved shape {value.shape}, "
-                                     f"parameter shape {target.shape}")
-                target[...] = backend.to_device(value.astype(target.dtype), backend.device_of(target))
+                    raise ValueError(
+                        f"{name}[{index}]: saved shape {value.shape}, "
+                        f"parameter shape {target.shape}"
+                    )
+                target[...] = backend.to_device(
+                    value.astype(target.dtype), backend.device_of(target)
+                )
 
 
 def _zeros_like_params(params: list[Parameter]) -> list[Any]:
@@ -73,8 +77,13 @@ class SGD(Optimizer):
     """p <- p - lr * b, where b = g (no momentum) or b <- momentum * b + g (PyTorch's form),
     and g = grad + weight_decay * p."""
 
-    def __init__(self, params: Iterable[Parameter], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         self.momentum, self.weight_decay = momentum, weight_decay
         self.velocity = _zeros_like_params(self.params)
@@ -98,8 +107,12 @@ class SGD(Optimizer):
         return {"velocity": self.velocity}
 
     def _hyper(self) -> dict[str, Any]:
-        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "started": self.started}
+        return {
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "started": self.started,
+        }
 
 
 class Adam(Optimizer):
@@ -111,9 +124,14 @@ class Adam(Optimizer):
         p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
     """
 
-    def __init__(self, params: Iterable[Parameter], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         super().__init__(params, lr)
         if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
             raise ValueError(f"betas must lie in [0, 1), not {betas}")
@@ -130,19 +148,44 @@ class Adam(Optimizer):
         for param, m, v in zip(self.params, self.m, self.v):
             if param.grad is None:
                 continue
-            _adam_update(param.data, param.grad.data, m, v, step_size, beta1, beta2,
-                         correction2_sqrt, self.eps, self.weight_decay)
+            _adam_update(
+                param.data,
+                param.grad.data,
+                m,
+                v,
+                step_size,
+                beta1,
+                beta2,
+                correction2_sqrt,
+                self.eps,
+                self.weight_decay,
+            )
 
     def _buffers(self) -> dict[str, list[Any]]:
         return {"m": self.m, "v": self.v}
 
     def _hyper(self) -> dict[str, Any]:
-        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
-                "weight_decay": self.weight_decay, "steps": self.steps}
+        return {
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "steps": self.steps,
+        }
 
 
-def _adam_update(p: Any, g: Any, m: Any, v: Any, step_size: float, beta1: float, beta2: float,
-                 correction2_sqrt: float, eps: float, weight_decay: float) -> None:
+def _adam_update(
+    p: Any,
+    g: Any,
+    m: Any,
+    v: Any,
+    step_size: float,
+    beta1: float,
+    beta2: float,
+    correction2_sqrt: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
     """One Adam update of one parameter array, in place (NumPy/CuPy reference version)."""
     xp = backend.array_module(p)
     if weight_decay:

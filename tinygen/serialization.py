@@ -53,8 +53,10 @@ def _flatten(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    raise TypeError(f"save: cannot store a {type(value).__name__} (only arrays, tensors, "
-                    "numbers, strings, lists and dicts)")
+    raise TypeError(
+        f"save: cannot store a {type(value).__name__} (only arrays, tensors, "
+        "numbers, strings, lists and dicts)"
+    )
 
 
 def _unflatten(value: Any, arrays: dict[str, np.ndarray]) -> Any:
@@ -80,8 +82,11 @@ def save(state: Any, path: str | os.PathLike) -> None:
     """
     arrays: dict[str, np.ndarray] = {}
     tree = _flatten(state, arrays)
-    meta = {"format": FORMAT, "tree": tree,
-            "sha256": {key: _digest(array) for key, array in arrays.items()}}
+    meta = {
+        "format": FORMAT,
+        "tree": tree,
+        "sha256": {key: _digest(array) for key, array in arrays.items()},
+    }
     arrays[META_KEY] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -116,16 +121,20 @@ def load(path: str | os.PathLike) -> Any:
             arrays = {key: archive[key] for key in archive.files}
     except ValueError as error:
         if "pickle" in str(error).lower():
-            raise CheckpointError(f"{path}: refusing pickled data; "
-                                  "tinygen never unpickles (it could run arbitrary code)") from None
+            raise CheckpointError(
+                f"{path}: refusing pickled data; "
+                "tinygen never unpickles (it could run arbitrary code)"
+            ) from None
         raise CheckpointError(f"{path}: unreadable archive member ({error})") from None
     except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
         kind = "not a zip archive" if isinstance(error, zipfile.BadZipFile) else str(error)
-        raise CheckpointError(f"{path}: not a valid tinygen file, truncated or corrupted "
-                              f"({kind})") from None
+        raise CheckpointError(
+            f"{path}: not a valid tinygen file, truncated or corrupted ({kind})"
+        ) from None
     if META_KEY not in arrays:
-        raise CheckpointError(f"{path}: an .npz without tinygen's metadata (not saved by "
-                              "tinygen.save)")
+        raise CheckpointError(
+            f"{path}: an .npz without tinygen's metadata (not saved by tinygen.save)"
+        )
     try:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
-from tinygen.function import Function, no_grad
+from tinygen.function import Function
 
 DTypeLike = Any
 float32 = np.dtype("float32")
@@ -390,5 +390,5 @@ from tinygen.ops.elementwise import (  # noqa: E402
     Sub,
     Tanh,
 )
-from tinygen.ops.reduce import Max, MatMul, Sum  # noqa: E402
+from tinygen.ops.reduce import MatMul, Max, Sum  # noqa: E402
 from tinygen.ops.shape import BroadcastTo, GetItem, Reshape, Transpose  # noqa: E402

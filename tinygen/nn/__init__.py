@@ -15,6 +15,16 @@ from tinygen.nn.layers import (
 from tinygen.nn.module import Module, Parameter
 
 __all__ = [
-    "BatchNorm1d", "Dropout", "Embedding", "LeakyReLU", "Linear", "Module", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Tanh", "functional",
+    "BatchNorm1d",
+    "Dropout",
+    "Embedding",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "functional",
 ]

@@ -35,8 +35,11 @@ def _check_same_shape(name: str, a: Tensor, b: Tensor) -> None:
 
 # ----- layers -------------------------------------------------------------------------------
 def linear(
-    x: Tensor, weight: Tensor, bias: Tensor | None = None,
-    activation: str | None = None, slope: float = 0.01,
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    activation: str | None = None,
+    slope: float = 0.01,
 ) -> Tensor:
     """y = act(x @ weight^T + bias), one fused op; x (..., in), weight (out, in), bias (out,).
 
@@ -98,7 +101,9 @@ def one_hot(labels: Any, num_classes: int) -> Tensor:
     if array.dtype.kind not in "iu":
         raise TypeError(f"one_hot needs integer labels, not {array.dtype}")
     if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(f"labels must lie in [0, {num_classes}), got [{array.min()}, {array.max()}]")
+        raise ValueError(
+            f"labels must lie in [0, {num_classes}), got [{array.min()}, {array.max()}]"
+        )
     return Tensor._wrap(xp.eye(num_classes, dtype=np.float32)[array])
 
 
@@ -116,8 +121,11 @@ def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
     """log sum exp(x) = m + log sum exp(x - m) with m = max(x) (a constant for the gradient)."""
     m = x.max(axis=axis, keepdims=True).detach()
     out = m + (x - m).exp().sum(axis=axis, keepdims=True).log()
-    return out if keepdims else out.reshape(*[n for i, n in enumerate(out.shape)
-                                              if i != axis % x.ndim])
+    return (
+        out
+        if keepdims
+        else out.reshape(*[n for i, n in enumerate(out.shape) if i != axis % x.ndim])
+    )
 
 
 # ----- losses ------------------------------------------------------------------------------
@@ -148,7 +156,9 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
         raise ValueError(f"cross_entropy takes (N, C) logits, not shape {logits.shape}")
     targets = one_hot(labels, logits.shape[1])
     if targets.shape[0] != logits.shape[0]:
-        raise ValueError(f"cross_entropy: {logits.shape[0]} rows of logits, {targets.shape[0]} labels")
+        raise ValueError(
+            f"cross_entropy: {logits.shape[0]} rows of logits, {targets.shape[0]} labels"
+        )
     picked = (log_softmax(logits, axis=1) * targets.astype(logits.dtype)).sum(axis=1)
     return _reduce(-picked, reduction)
 

@@ -34,8 +34,12 @@ class Linear(Module):
     """
 
     def __init__(
-        self, in_features: int, out_features: int, bias: bool = True,
-        activation: str | None = None, slope: float = 0.01,
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str | None = None,
+        slope: float = 0.01,
     ) -> None:
         super().__init__()
         if in_features <= 0 or out_features <= 0:
@@ -138,8 +142,9 @@ class BatchNorm1d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"BatchNorm1d({self.num_features}) takes (N, {self.num_features}), "
-                             f"not {x.shape}")
+            raise ValueError(
+                f"BatchNorm1d({self.num_features}) takes (N, {self.num_features}), not {x.shape}"
+            )
         if self.training:
             if x.shape[0] < 2:
                 raise ValueError("BatchNorm1d in train mode needs more than one row per batch")
@@ -156,7 +161,10 @@ class BatchNorm1d(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer ids (any shape) -> rows of a learnt (num, dim) matrix, N(0, 1) init."""
+    """A lookup table: integer ids (any shape) -> rows of a learnt (num, dim) matrix.
+
+    The table is initialised from N(0, 1), as in PyTorch.
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
         super().__init__()
@@ -169,6 +177,7 @@ class Embedding(Module):
         if array.dtype.kind not in "iu":
             raise TypeError(f"Embedding takes integer ids, not {array.dtype}")
         if array.size and (array.min() < 0 or array.max() >= self.num_embeddings):
-            raise IndexError(f"ids must lie in [0, {self.num_embeddings}), "
-                             f"got [{array.min()}, {array.max()}]")
+            raise IndexError(
+                f"ids must lie in [0, {self.num_embeddings}), got [{array.min()}, {array.max()}]"
+            )
         return self.weight[array]

@@ -25,7 +25,9 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     if grad.shape == shape:
         return grad
     leading = grad.ndim - len(shape)
-    stretched = [leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1]
+    stretched = [
+        leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1
+    ]
     return grad.sum(axis=tuple(range(leading)) + tuple(stretched), keepdims=True).reshape(shape)
 
 

@@ -36,7 +36,9 @@ def _activation_derivative(out: Tensor, activation: str | None, slope: float) ->
     if activation in ("relu", "leaky_relu"):  # y > 0 exactly where the input was > 0
         y = out.data
         low = 0 if activation == "relu" else slope
-        return Tensor._wrap(backend.array_module(y).where(y > 0, y.dtype.type(1), y.dtype.type(low)))
+        return Tensor._wrap(
+            backend.array_module(y).where(y > 0, y.dtype.type(1), y.dtype.type(low))
+        )
     if activation == "tanh":
         return 1.0 - out * out  # tanh' = 1 - y^2
     if activation == "sigmoid":
@@ -49,7 +51,9 @@ class Linear(Function):
     dL/db = sum of g over the batch.  x: (B, in), W: (out, in), b: (out,), y: (B, out)."""
 
     @staticmethod
-    def forward(ctx: Function, x: Any, weight: Any, bias: Any, activation: Any, slope: float) -> Any:
+    def forward(
+        ctx: Function, x: Any, weight: Any, bias: Any, activation: Any, slope: float
+    ) -> Any:
         ctx.activation, ctx.slope = activation, slope
         xp = backend.array_module(x)
         out = xp.matmul(x, weight.T)  # (B, in) @ (in, out)
