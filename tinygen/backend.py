@@ -45,6 +45,11 @@ def cuda_available() -> bool:
         return False
 
 
+def gpu_loaded() -> bool:
+    """True once CuPy has been imported (before that, every array is a NumPy array)."""
+    return _cupy is not None
+
+
 def check_device(device: str | None) -> str:
     """Normalise a device name (None means the default) or raise a readable error."""
     device = _default_device if device is None else str(device)

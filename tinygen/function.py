@@ -97,9 +97,12 @@ class Function:
             shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
             raise ValueError(f"{cls.__name__}: {error} (input shapes: {shapes})") from None
         out = Tensor._wrap(data)
-        if _grad_enabled and any(t.requires_grad for t in inputs):
-            ctx.inputs = inputs
-            ctx._output = weakref.ref(out)
-            out.requires_grad = True
-            out._ctx = ctx
+        if _grad_enabled:
+            for t in inputs:
+                if t.requires_grad:  # link the result into the graph
+                    ctx.inputs = inputs
+                    ctx._output = weakref.ref(out)
+                    out.requires_grad = True
+                    out._ctx = ctx
+                    break
         return out

@@ -308,24 +308,33 @@ def _lift(value: Any, like: Tensor) -> Tensor:
     dtype, so that ``x * 0.5`` keeps a float32 x in float32."""
     if isinstance(value, Tensor):
         return value
+    dtype = like.data.dtype
+    if (
+        isinstance(value, (int, float))
+        and dtype.kind == "f"
+        and backend.device_of(like.data) == "cpu"
+    ):
+        return Tensor._wrap(np.asarray(value, dtype=dtype))  # the common case, kept fast
     array = backend.xp_for(like.device).asarray(value)
-    if like.dtype.kind == "f" and array.dtype != like.dtype and array.dtype.kind in "fiub":
-        array = array.astype(like.dtype)
+    if dtype.kind == "f" and array.dtype != dtype and array.dtype.kind in "fiub":
+        array = array.astype(dtype)
     return Tensor._wrap(array)
 
 
 def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
     """Apply a binary op after lifting constants and checking dtypes and devices agree."""
-    a = a if isinstance(a, Tensor) else _lift(a, b)
-    b = b if isinstance(b, Tensor) else _lift(b, a)
-    if a.dtype != b.dtype:
+    if not isinstance(a, Tensor):
+        a = _lift(a, b)
+    elif not isinstance(b, Tensor):
+        b = _lift(b, a)
+    if a.data.dtype != b.data.dtype:
         if a.dtype.kind == "f" and b.dtype.kind == "f":
             raise TypeError(
                 f"{op.__name__}: dtype mismatch, {a.dtype} (left) vs {b.dtype} (right); "
                 "cast one side with .astype() (tinygen never promotes silently)"
             )
         a, b = (a, b.astype(a.dtype)) if a.dtype.kind == "f" else (a.astype(b.dtype), b)
-    if a.device != b.device:
+    if backend.gpu_loaded() and a.device != b.device:
         raise RuntimeError(
             f"{op.__name__}: device mismatch, {a.device} (left) vs {b.device} (right); "
             "move one side with .to(device)"
