@@ -1,0 +1,220 @@
+"""An MLP digit classifier, trained with tinygen itself, used to score generated samples.
+
+What lives here: ``MNISTClassifier`` (784-512-256-10, ReLU, dropout), its training loop, and
+``load_or_train_classifier``, which trains it once per data set (seeded) and caches the
+weights with the measured test accuracy under ``$TINYGEN_CACHE/classifiers/``. What does not:
+the scores themselves (``tinygen.metrics``: label accuracy, inception score, Fréchet distance).
+
+Used for the "GAN-test" label accuracy of a conditional generator (generative-notes.md
+section 4.2): generate x for class y, classify x, count agreement. ``features`` gives the
+256-d penultimate layer, the feature space of a classifier-based Fréchet distance.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import tinygen
+from tinygen import backend, nn
+from tinygen.nn import functional as F
+from tinygen.serialization import CheckpointError
+
+VERSION = 1  # bump when the architecture or the recipe changes: old caches are retrained
+RECIPE = {"hidden": [512, 256], "dropout": 0.2, "epochs": 12, "batch_size": 128, "lr": 1e-3}
+
+
+class MNISTClassifier(nn.Module):
+    """p(y|x) for flattened 28x28 images in [0, 1]: 784-512-256-10, ReLU, dropout.
+
+    Args:
+        hidden: hidden widths.
+        num_classes: number of classes.
+        dropout: dropout probability after each hidden layer (train mode only).
+    """
+
+    def __init__(
+        self, hidden: tuple[int, ...] = (512, 256), num_classes: int = 10, dropout: float = 0.2
+    ) -> None:
+        super().__init__()
+        sizes = (784, *hidden)
+        self.body = nn.Sequential()
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            self.body.append(nn.Linear(a, b, activation="relu"))
+            self.body.append(nn.Dropout(dropout))
+        self.head = nn.Linear(sizes[-1], num_classes)
+        self.test_accuracy = float("nan")  # set by load_or_train_classifier
+
+    def forward(self, x: tinygen.Tensor) -> tinygen.Tensor:
+        """Class logits: (B, 784) -> (B, num_classes)."""
+        return self.head(self.body(x))
+
+    def _batched(self, images: Any, fn: Any, batch_size: int = 2000) -> np.ndarray:
+        images = np.asarray(images, np.float32).reshape(len(images), -1)  # (N, 784)
+        was_training = self.training
+        self.eval()
+        try:
+            with tinygen.no_grad():
+                parts = [
+                    fn(tinygen.tensor(images[i : i + batch_size])).numpy()
+                    for i in range(0, len(images), batch_size)
+                ]
+        finally:
+            self.train(was_training)
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
+
+    def predict_proba(self, images: Any) -> np.ndarray:
+        """Class probabilities.
+
+        Args:
+            images: (N, 784) or (N, 28, 28) array in [0, 1].
+
+        Returns:
+            (N, num_classes) float32 array, rows summing to 1.
+        """
+        return self._batched(images, lambda x: F.softmax(self(x), axis=1))
+
+    def predict(self, images: Any) -> np.ndarray:
+        """The most probable class of each image: (N,) int64."""
+        return self.predict_proba(images).argmax(axis=1).astype(np.int64)
+
+    def features(self, images: Any) -> np.ndarray:
+        """Penultimate-layer activations (after ReLU): (N, hidden[-1]) float32."""
+        return self._batched(images, self.body)
+
+    def accuracy(self, images: Any, labels: Any) -> float:
+        """Fraction of images classified as their label."""
+        return float(np.mean(self.predict(images) == np.asarray(labels)))
+
+
+def fit_classifier(
+    model: MNISTClassifier,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    verbose: bool = True,
+) -> MNISTClassifier:
+    """Train with Adam on cross-entropy, shuffling with a seeded generator.
+
+    Args:
+        model: the classifier (trained in place).
+        images: (N, 784) float32 in [0, 1].
+        labels: (N,) int64.
+        epochs: passes over the data.
+        batch_size: rows per step.
+        lr: Adam's learning rate.
+        seed: the shuffling seed.
+        verbose: print one line per epoch to stderr.
+
+    Returns:
+        The model, in eval mode.
+    """
+    optimizer = tinygen.optim.Adam(model.parameters(), lr=lr)
+    order_rng = np.random.default_rng(seed)
+    model.train()
+    for epoch in range(epochs):
+        start, total = time.perf_counter(), 0.0
+        order = order_rng.permutation(len(images))
+        for i in range(0, len(images), batch_size):
+            index = order[i : i + batch_size]
+            loss = F.cross_entropy(model(tinygen.tensor(images[index])), labels[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(index)
+        if verbose:
+            print(
+                f"classifier epoch {epoch + 1}/{epochs}: train loss "
+                f"{total / len(images):.4f} ({time.perf_counter() - start:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return model.eval()
+
+
+def classifier_path(dataset: str = "mnist") -> Path:
+    """Where the cached classifier of a data set lives."""
+    from tinygen.data.sources import cache_dir
+
+    return cache_dir() / "classifiers" / f"{dataset}-mlp-v{VERSION}.npz"
+
+
+def load_or_train_classifier(
+    dataset: str = "mnist", seed: int = 0, retrain: bool = False, verbose: bool = True
+) -> MNISTClassifier:
+    """The scoring classifier of a data set: from the cache, or trained now (about a minute).
+
+    Training uses the 50k training split, the recipe in ``RECIPE`` and ``seed``; the test
+    accuracy on the 10k test split is measured once, stored with the weights and set as
+    ``classifier.test_accuracy``.
+
+    Args:
+        dataset: "mnist" or "fashion-mnist".
+        seed: seed of the initialisation, dropout and shuffling.
+        retrain: ignore the cache.
+        verbose: report training progress on stderr.
+
+    Returns:
+        The classifier in eval mode.
+    """
+    from tinygen.train.data import load_split
+
+    path = classifier_path(dataset)
+    model = MNISTClassifier(tuple(RECIPE["hidden"]), dropout=RECIPE["dropout"])
+    if path.exists() and not retrain:
+        try:
+            saved = tinygen.load(path)
+            if saved.get("recipe") == RECIPE and saved.get("seed") == seed:
+                model.load_state_dict(saved["state"])
+                model.test_accuracy = float(saved["test_accuracy"])
+                return model.eval()
+        except (CheckpointError, KeyError, ValueError) as error:
+            print(
+                f"retraining the classifier: the cache {path} is unusable ({error})",
+                file=sys.stderr,
+            )
+    images, labels = load_split(dataset, "train")
+    if verbose:
+        print(
+            f"training the {dataset} scoring classifier once (cached at {path})",
+            file=sys.stderr,
+            flush=True,
+        )
+    caller_rng = backend.rng_state()  # seeding here must not disturb the caller's stream
+    try:
+        tinygen.manual_seed(seed)
+        model = MNISTClassifier(tuple(RECIPE["hidden"]), dropout=RECIPE["dropout"])
+        fit_classifier(
+            model,
+            images,
+            labels,
+            RECIPE["epochs"],
+            RECIPE["batch_size"],
+            RECIPE["lr"],
+            seed,
+            verbose,
+        )
+    finally:
+        backend.set_rng_state(caller_rng)
+    test_images, test_labels = load_split(dataset, "test")
+    model.test_accuracy = model.accuracy(test_images, test_labels)
+    if verbose:
+        print(f"classifier test accuracy: {model.test_accuracy:.4f}", file=sys.stderr)
+    tinygen.save(
+        {
+            "recipe": RECIPE,
+            "seed": seed,
+            "dataset": dataset,
+            "test_accuracy": model.test_accuracy,
+            "state": model.state_dict(),
+        },
+        path,
+    )
+    return model

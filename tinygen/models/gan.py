@@ -1,0 +1,217 @@
+"""The generative adversarial network (GAN) and the auxiliary-classifier GAN (AC-GAN).
+
+What lives here: the two models (generator and discriminator MLPs) and their losses. What
+does not: the alternating training loop (``tinygen/train/gan_trainer.py``).
+
+GAN (Goodfellow et al. 2014, eq. 1): the value of the two-player game is
+
+    V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))],   D(x) = sigmoid(d(x)), z ~ N(0, I).
+
+D maximises V, i.e. minimises  L_D = -log D(x) - log(1 - D(G(z))).
+G would minimise log(1 - D(G(z))), which saturates (vanishing gradient) while D rejects
+G's samples early in training; the paper's non-saturating trick (section 3) has G minimise
+L_G = -log D(G(z)) instead, same fixed point, strong gradients early. Both losses are
+binary cross-entropies of D's *logit* d(.) against targets 1 (real) or 0 (fake), computed
+from the logits, so they stay finite however confident D becomes.
+
+AC-GAN (Odena, Olah & Shlens 2017): G(z, y) gets the one-hot class y with the noise; D has
+two heads, the real/fake logit and class logits f(x). With L(y, f) = cross-entropy,
+
+    L_D = L_S(D) + L(y, f(x)) + L(y, f(G(z, y))),      (D: tell real from fake + classify)
+    L_G = -log D(G(z, y)) + L(y, f(G(z, y))),          (G: fool D + be recognisably y)
+
+where L_S is the GAN loss above. Default networks = the standard workload W2: G is
+(z_dim + classes)-256-512-1024-784 with LeakyReLU(0.2) and a tanh output (images in
+[-1, 1]); D is 784-512-256-(1 + classes) with LeakyReLU(0.2). ``sample`` rescales G's
+output to [0, 1] for users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import tinygen
+from tinygen import nn
+from tinygen.models.vae import IMAGE_FEATURES, _labels_array, mlp
+from tinygen.nn import functional as F
+from tinygen.tensor import Tensor
+
+SLOPE = 0.2  # LeakyReLU slope in G and D (ganhacks, W2)
+
+
+class GAN(nn.Module):
+    """Unconditional GAN with MLP generator and discriminator.
+
+    Args:
+        z_dim: noise dimension.
+        out_features: size of a flattened image (784).
+        generator_hidden: hidden widths of G.
+        discriminator_hidden: hidden widths of D.
+        num_classes: 0 here; the AC-GAN sets the number of classes.
+    """
+
+    kind = "gan"
+
+    def __init__(
+        self,
+        z_dim: int = 100,
+        out_features: int = IMAGE_FEATURES,
+        generator_hidden: Sequence[int] = (256, 512, 1024),
+        discriminator_hidden: Sequence[int] = (512, 256),
+        num_classes: int = 0,
+    ) -> None:
+        super().__init__()
+        self.z_dim, self.out_features, self.num_classes = int(z_dim), out_features, num_classes
+        self.generator_hidden = tuple(int(h) for h in generator_hidden)
+        self.discriminator_hidden = tuple(int(h) for h in discriminator_hidden)
+        g_sizes = (self.z_dim + num_classes, *self.generator_hidden, out_features)
+        d_sizes = (out_features, *self.discriminator_hidden, 1 + num_classes)
+        self.generator = mlp(g_sizes, "leaky_relu", last="tanh", slope=SLOPE)
+        self.discriminator = mlp(d_sizes, "leaky_relu", last=None, slope=SLOPE)
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def config(self) -> dict:
+        """The constructor arguments (stored in checkpoints to rebuild the model)."""
+        return {
+            "z_dim": self.z_dim,
+            "out_features": self.out_features,
+            "generator_hidden": list(self.generator_hidden),
+            "discriminator_hidden": list(self.discriminator_hidden),
+            "num_classes": self.num_classes,
+        }
+
+    # ----- the two networks ---------------------------------------------------------------
+    def noise(self, n: int) -> Tensor:
+        """z ~ N(0, I), (n, z_dim), from tinygen's seeded generator."""
+        return tinygen.randn(n, self.z_dim)
+
+    def generate(self, z: Tensor, labels: Any = None) -> Tensor:
+        """G(z[, y]): (B, z_dim) noise -> (B, out_features) images in [-1, 1] (with graph)."""
+        if self.conditional:
+            if labels is None:
+                raise ValueError(f"{type(self).__name__} is conditional: pass labels")
+            labels = _labels_array(labels, z.shape[0], self.num_classes)
+            z = tinygen.cat([z, F.one_hot(labels, self.num_classes)], axis=1)  # (B, z + C)
+        elif labels is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional: do not pass labels")
+        return self.generator(z)
+
+    def discriminate(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """D's heads for images in [-1, 1]: (real/fake logits (B,), class logits (B, C) or None)."""
+        out = self.discriminator(x)  # (B, 1 + C)
+        if not self.conditional:
+            return out.reshape(-1), None
+        return out[:, 0], out[:, 1:]
+
+    # ----- the losses ---------------------------------------------------------------------
+    def discriminator_loss(
+        self, real: Tensor, fake: Tensor, real_labels: Any = None, fake_labels: Any = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """L_D, averaged over the batch, with D's diagnostics; G gets no gradient.
+
+        Real and fake rows go through D as one batch of 2B (D has no batch statistics, so
+        this equals two passes and costs one).
+
+        Args:
+            real: (B, D) data in [-1, 1].
+            fake: (B, D) generator output (detached here).
+            real_labels: (B,) classes of the real images (AC-GAN only).
+            fake_labels: (B,) classes G was asked for (AC-GAN only).
+
+        Returns:
+            (loss, stats): stats has "d_real" = mean D(x) and "d_fake" = mean D(G(z)).
+        """
+        n = real.shape[0]
+        if fake.shape[0] != n:
+            raise ValueError(f"discriminator_loss: {n} real rows but {fake.shape[0]} fake rows")
+        both = tinygen.cat([real.detach(), fake.detach()], axis=0)  # (2B, D), no graph into G
+        logits, class_logits = self.discriminate(both)
+        targets = np.concatenate([np.ones(n, np.float32), np.zeros(n, np.float32)])
+        # mean over the reals + mean over the fakes = (sum over all 2B rows) / B
+        loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") * (1.0 / n)
+        if self.conditional:
+            labels = np.concatenate(
+                [
+                    _labels_array(real_labels, n, self.num_classes),
+                    _labels_array(fake_labels, n, self.num_classes),
+                ]
+            )
+            loss = loss + F.cross_entropy(class_logits, labels, reduction="sum") * (1.0 / n)
+        probs = 0.5 * (1.0 + np.tanh(0.5 * logits.data))  # sigmoid without overflow
+        stats = {"d_real": float(probs[:n].mean()), "d_fake": float(probs[n:].mean())}
+        return loss, stats
+
+    def generator_loss(self, fake: Tensor, fake_labels: Any = None) -> Tensor:
+        """Non-saturating L_G = mean -log D(G(z)) (+ mean L(y, f(G(z, y))) for the AC-GAN).
+
+        Freeze D (``discriminator.requires_grad_(False)``) around the backward pass so no
+        gradient is computed for D's weights; the gradient still flows through D into G.
+        """
+        logits, class_logits = self.discriminate(fake)
+        ones = np.ones(fake.shape[0], np.float32)
+        loss = F.binary_cross_entropy_with_logits(logits, ones)
+        if self.conditional:
+            labels = _labels_array(fake_labels, fake.shape[0], self.num_classes)
+            loss = loss + F.cross_entropy(class_logits, labels)
+        return loss
+
+    # ----- for users ----------------------------------------------------------------------
+    def decode_images(self, z: Any, labels: Any = None) -> Tensor:
+        """G(z[, y]) rescaled from [-1, 1] to [0, 1], without a graph: (B, out_features)."""
+        z = z if isinstance(z, Tensor) else tinygen.tensor(np.asarray(z, np.float32))
+        with tinygen.no_grad():
+            return self.generate(z, labels) * 0.5 + 0.5
+
+    def sample(self, n: int, labels: Any = None, z: Any = None) -> Tensor:
+        """Images from G for z ~ N(0, I), rescaled to [0, 1].
+
+        Args:
+            n: number of samples.
+            labels: (n,) class ids or one int (AC-GAN only).
+            z: optional (n, z_dim) noise (drawn from N(0, I) when omitted).
+
+        Returns:
+            (n, out_features) float32 tensor in [0, 1].
+        """
+        return self.decode_images(self.noise(n) if z is None else z, labels)
+
+    def classify(self, x: Any) -> np.ndarray:
+        """The AC-GAN discriminator's class probabilities for images in [0, 1]: (B, C)."""
+        if not self.conditional:
+            raise ValueError("only a conditional GAN has a class head")
+        x = np.asarray(x, np.float32).reshape(-1, self.out_features) * 2 - 1
+        with tinygen.no_grad():
+            _, class_logits = self.discriminate(tinygen.tensor(x))
+            return F.softmax(class_logits, axis=1).numpy()
+
+
+class ACGAN(GAN):
+    """AC-GAN: G(z, y) with the one-hot class appended to z; D with real/fake + class heads.
+
+    Args:
+        z_dim: noise dimension.
+        out_features: size of a flattened image (784).
+        generator_hidden: hidden widths of G.
+        discriminator_hidden: hidden widths of D.
+        num_classes: number of classes.
+    """
+
+    kind = "cgan"
+
+    def __init__(
+        self,
+        z_dim: int = 100,
+        out_features: int = IMAGE_FEATURES,
+        generator_hidden: Sequence[int] = (256, 512, 1024),
+        discriminator_hidden: Sequence[int] = (512, 256),
+        num_classes: int = 10,
+    ) -> None:
+        if num_classes < 1:
+            raise ValueError("an AC-GAN needs num_classes >= 1")
+        super().__init__(z_dim, out_features, generator_hidden, discriminator_hidden, num_classes)

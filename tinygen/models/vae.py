@@ -1,0 +1,247 @@
+"""The variational auto-encoder (VAE) and its conditional version (CVAE).
+
+What lives here: the two models, their encoder/decoder MLPs, the reparameterized sample and
+the ELBO. What does not: the training loop (``tinygen/train``), the data, the pictures.
+
+The math (Kingma & Welling 2014, "Auto-Encoding Variational Bayes", AEVB):
+
+    q(z|x)  = N(mu(x), diag exp(logvar(x)))       the encoder (recognition model)
+    p(z)    = N(0, I)                              the prior
+    p(x|z)  = prod_i Bernoulli(x_i; sigmoid(l_i(z)))  the decoder, l(z) its logits
+
+    ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))                  (AEVB eq. 10)
+    KL      = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j)      (AEVB appendix B)
+
+The expectation is estimated with one sample drawn by the reparameterization trick
+(AEVB section 2.4): z = mu + exp(logvar / 2) * eps with eps ~ N(0, I), so z is a
+differentiable function of the encoder's outputs. -log p(x|z) is the binary cross-entropy
+of x against the logits, computed straight from the logits (finite for any logit).
+
+The training loss J is the negative ELBO. Per image it is BCE_summed_over_pixels + KL; over a
+batch ``loss(x)`` *sums* it (as the standard workload W1 and pytorch/examples do), so Adam's
+lr = 1e-3 sees the same gradient scale as the reference; divide by the batch size to get the
+mean loss per image, the number reported as "test loss" (same quantity per image either way).
+Pixels are grey values in [0, 1]: the "Bernoulli" likelihood is then not normalised and
+contains the data's entropy floor (generative-notes.md section 1).
+
+The CVAE (Sohn et al. 2015) feeds the one-hot label y to both networks: q(z|x, y) and
+p(x|z, y), so ``sample(n, labels)`` draws digits of the asked classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import tinygen
+from tinygen import nn
+from tinygen.distributions import Normal
+from tinygen.nn import functional as F
+from tinygen.tensor import Tensor
+
+IMAGE_FEATURES = 784
+
+
+def mlp(
+    sizes: Sequence[int], activation: str | None, last: str | None = None, slope: float = 0.01
+) -> nn.Sequential:
+    """A stack of fused Linear layers: ``activation`` after each but the last, ``last`` after it.
+
+    Args:
+        sizes: layer widths, input first, e.g. (784, 400, 20).
+        activation: the hidden activation ("relu", "leaky_relu", "tanh", "sigmoid" or None).
+        last: the activation of the output layer (None for raw logits).
+        slope: the negative slope of "leaky_relu".
+
+    Returns:
+        A Sequential of len(sizes) - 1 Linear layers.
+    """
+    layers = [
+        nn.Linear(a, b, activation=activation, slope=slope) for a, b in zip(sizes[:-2], sizes[1:-1])
+    ]
+    layers.append(nn.Linear(sizes[-2], sizes[-1], activation=last, slope=slope))
+    return nn.Sequential(*layers)
+
+
+def _labels_array(labels: Any, n: int, num_classes: int) -> np.ndarray:
+    """Labels as an int64 array of length n, checked (a single int is repeated)."""
+    array = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    array = np.full(n, int(array), np.int64) if array.ndim == 0 else array.astype(np.int64)
+    if array.shape != (n,):
+        raise ValueError(f"expected {n} labels, got shape {array.shape}")
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        low, high = array.min(), array.max()
+        raise ValueError(f"labels must lie in [0, {num_classes}), got [{low}, {high}]")
+    return array
+
+
+class VAE(nn.Module):
+    """VAE with an MLP encoder q(z|x) and a Bernoulli-logit MLP decoder p(x|z).
+
+    Default architecture = the standard workload W1: 784-400-(20, 20) encoder, 20-400-784
+    decoder, ReLU hidden units.
+
+    Args:
+        in_features: size of a flattened image (784 for MNIST).
+        hidden: widths of the hidden layers (the decoder mirrors them).
+        z_dim: latent dimension.
+        num_classes: 0 for the plain VAE; the CVAE sets the number of classes.
+    """
+
+    kind = "vae"
+
+    def __init__(
+        self,
+        in_features: int = IMAGE_FEATURES,
+        hidden: Sequence[int] = (400,),
+        z_dim: int = 20,
+        num_classes: int = 0,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.hidden = in_features, tuple(int(h) for h in hidden)
+        self.z_dim, self.num_classes = int(z_dim), int(num_classes)
+        if not self.hidden:
+            raise ValueError("a VAE needs at least one hidden layer")
+        width = self.hidden[-1]
+        self.encoder = mlp((in_features + num_classes, *self.hidden), "relu", last="relu")
+        self.mu_head = nn.Linear(width, z_dim)
+        self.logvar_head = nn.Linear(width, z_dim)
+        self.decoder = mlp((z_dim + num_classes, *self.hidden[::-1], in_features), "relu")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    def config(self) -> dict:
+        """The constructor arguments (stored in checkpoints to rebuild the model)."""
+        return {
+            "in_features": self.in_features,
+            "hidden": list(self.hidden),
+            "z_dim": self.z_dim,
+            "num_classes": self.num_classes,
+        }
+
+    def _with_labels(self, h: Tensor, labels: Any) -> Tensor:
+        """Append one-hot labels to the rows of h (conditional models only)."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional: do not pass labels")
+            return h
+        if labels is None:
+            raise ValueError(f"{type(self).__name__} is conditional: pass labels")
+        labels = _labels_array(labels, h.shape[0], self.num_classes)
+        return tinygen.cat([h, F.one_hot(labels, self.num_classes)], axis=1)  # (B, D + C)
+
+    def encode(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor]:
+        """The parameters of q(z|x[, y]).
+
+        Args:
+            x: (B, in_features) images in [0, 1].
+            labels: (B,) class ids (conditional models only).
+
+        Returns:
+            (mu, logvar), each (B, z_dim).
+        """
+        h = self.encoder(self._with_labels(x, labels))  # (B, hidden[-1])
+        return self.mu_head(h), self.logvar_head(h)
+
+    def decode(self, z: Tensor, labels: Any = None) -> Tensor:
+        """The Bernoulli logits of p(x|z[, y]): (B, z_dim) -> (B, in_features)."""
+        return self.decoder(self._with_labels(z, labels))
+
+    @staticmethod
+    def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+        """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I): differentiable in mu and logvar."""
+        return Normal(mu, (logvar * 0.5).exp()).rsample()
+
+    def forward(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor, Tensor]:
+        """Encode, draw one z, decode: returns (logits (B, D), mu (B, z), logvar (B, z))."""
+        mu, logvar = self.encode(x, labels)
+        return self.decode(self.reparameterize(mu, logvar), labels), mu, logvar
+
+    def loss(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The training objective J summed over the batch, and its two parts.
+
+        J = sum_b [ BCE(x_b, logits_b) summed over pixels + KL(q(z|x_b) || N(0, I)) ].
+
+        Args:
+            x: (B, in_features) images in [0, 1].
+            labels: (B,) class ids (conditional models only).
+
+        Returns:
+            (loss, reconstruction, kl): scalar tensors, summed over the batch.
+        """
+        logits, mu, logvar = self(x, labels)
+        reconstruction = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+        kl = F.gaussian_kl(mu, logvar).sum()
+        return reconstruction + kl, reconstruction, kl
+
+    def elbo(self, x: Any, labels: Any = None) -> Tensor:
+        """One-sample estimate of the ELBO of each image (AEVB eq. 10), without a graph.
+
+        Args:
+            x: (B, in_features) images in [0, 1] (Tensor or array).
+            labels: (B,) class ids (conditional models only).
+
+        Returns:
+            (B,) tensor: log p(x|z) - KL(q(z|x) || p(z)); the mean test loss is -elbo.mean().
+        """
+        x = x if isinstance(x, Tensor) else tinygen.tensor(np.asarray(x, np.float32))
+        with tinygen.no_grad():
+            logits, mu, logvar = self(x, labels)
+            bce = F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(axis=1)
+            return -(bce + F.gaussian_kl(mu, logvar))
+
+    def reconstruct(self, x: Any, labels: Any = None) -> Tensor:
+        """Bernoulli means sigmoid(decode(mu(x))) at the posterior mean: (B, D) in [0, 1]."""
+        x = x if isinstance(x, Tensor) else tinygen.tensor(np.asarray(x, np.float32))
+        with tinygen.no_grad():
+            mu, _ = self.encode(x, labels)
+            return self.decode(mu, labels).sigmoid()
+
+    def decode_images(self, z: Any, labels: Any = None) -> Tensor:
+        """Bernoulli means sigmoid(decode(z)) for given latents, no graph: (B, D) in [0, 1]."""
+        z = z if isinstance(z, Tensor) else tinygen.tensor(np.asarray(z, np.float32))
+        with tinygen.no_grad():
+            return self.decode(z, labels).sigmoid()
+
+    def sample(self, n: int, labels: Any = None) -> Tensor:
+        """Draw z ~ N(0, I) and return the decoder's Bernoulli means (the usual "samples").
+
+        Args:
+            n: number of samples.
+            labels: (n,) class ids or one int (conditional models only).
+
+        Returns:
+            (n, in_features) float32 tensor in [0, 1].
+        """
+        return self.decode_images(tinygen.randn(n, self.z_dim), labels)
+
+
+class CVAE(VAE):
+    """Conditional VAE: the one-hot label joins the encoder's input and the decoder's input.
+
+    q(z|x, y) = N(mu(x, y), diag exp(logvar(x, y))),  p(x|z, y) Bernoulli logits;
+    ELBO(x, y) = E_q[log p(x|z, y)] - KL(q(z|x, y) || N(0, I)).
+
+    Args:
+        in_features: size of a flattened image.
+        hidden: widths of the hidden layers.
+        z_dim: latent dimension.
+        num_classes: number of classes of the one-hot condition.
+    """
+
+    kind = "cvae"
+
+    def __init__(
+        self,
+        in_features: int = IMAGE_FEATURES,
+        hidden: Sequence[int] = (400,),
+        z_dim: int = 20,
+        num_classes: int = 10,
+    ) -> None:
+        if num_classes < 1:
+            raise ValueError("a CVAE needs num_classes >= 1")
+        super().__init__(in_features, hidden, z_dim, num_classes)

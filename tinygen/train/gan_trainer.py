@@ -1,0 +1,76 @@
+"""Training the GAN family (GAN, AC-GAN): alternate one D step and one G step per batch.
+
+What lives here: ``GANTrainer``. The losses are the model's (``tinygen/models/gan.py``); the
+loop is ``trainer.py``.
+
+One step, as in the standard workload W2 and Goodfellow et al.'s Algorithm 1 with k = 1:
+  1. draw z ~ N(0, I) (and fake classes y' uniformly, AC-GAN) and compute G(z[, y']);
+  2. D step: L_D on real and detached fake images (no gradient work in G), Adam on D;
+  3. G step: with D frozen (``requires_grad_(False)``: gradients flow *through* D into G,
+     none are computed for D's weights), the non-saturating L_G on the same G(z), Adam on G.
+Real images are scaled to [-1, 1] to match G's tanh output. Logged diagnostics: mean D(x)
+("d_real") and mean D(G(z)) ("d_fake") before the D update; both near 0.5 means the game is
+balanced, d_real -> 1 and d_fake -> 0 means D is winning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tinygen
+from tinygen import backend
+from tinygen.train.trainer import Trainer, grid_labels
+
+
+class GANTrainer(Trainer):
+    """Trains a GAN or AC-GAN; see ``Trainer`` for the arguments and the loop."""
+
+    loss_keys = ("loss_d", "loss_g", "d_real", "d_fake")
+
+    def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
+        lr, betas = self.config.lr, self.config.betas
+        return {
+            "generator": tinygen.optim.Adam(self.model.generator.parameters(), lr=lr, betas=betas),
+            "discriminator": tinygen.optim.Adam(
+                self.model.discriminator.parameters(), lr=lr, betas=betas
+            ),
+        }
+
+    def prepare_images(self, images: np.ndarray, owned: bool) -> np.ndarray:
+        """[0, 1] -> [-1, 1] (in place when the array is the trainer's own)."""
+        images = np.asarray(images, np.float32) if owned else np.array(images, np.float32)
+        images *= 2
+        images -= 1
+        return images
+
+    def train_step(self, batch: tuple[tinygen.Tensor, ...]) -> dict[str, float]:
+        """One D step then one G step on the same fake batch."""
+        model = self.model
+        real = batch[0]
+        n = real.shape[0]
+        real_labels = batch[1] if model.conditional else None
+        fake_labels = backend.rng().integers(0, model.num_classes, n) if model.conditional else None
+        fake = model.generate(model.noise(n), fake_labels)  # (B, 784), graph through G
+
+        loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels)
+        value_d = self.check_finite("loss_d", loss_d.item())
+        self.optimizers["discriminator"].zero_grad()
+        loss_d.backward()
+        self.optimizers["discriminator"].step()
+
+        model.discriminator.requires_grad_(False)  # D frozen: no gradient for its weights
+        try:
+            loss_g = model.generator_loss(fake, fake_labels)
+            value_g = self.check_finite("loss_g", loss_g.item())
+            self.optimizers["generator"].zero_grad()
+            loss_g.backward()
+            self.optimizers["generator"].step()
+        finally:
+            model.discriminator.requires_grad_(True)
+        return {"loss_d": value_d, "loss_g": value_g, **stats}
+
+    def grid_images(self) -> np.ndarray:
+        """G on fixed noise: 100 images in [0, 1]; for an AC-GAN row k is class k."""
+        if not hasattr(self, "_grid_z"):
+            self._grid_z = self.grid_rng.standard_normal((100, self.model.z_dim)).astype(np.float32)
+        return self.model.sample(100, grid_labels(self.model), z=self._grid_z).numpy()
