@@ -30,7 +30,14 @@ def _where(dataset: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 on success, 1 if any data set failed)."""
+    """Run the command line.
+
+    Args:
+        argv: the arguments (default: sys.argv[1:]).
+
+    Returns:
+        The exit status: 0 on success, 1 if any data set could not be fetched.
+    """
     parser = argparse.ArgumentParser(prog="python -m tinygen.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_parser = commands.add_parser("fetch", help="put MNIST / Fashion-MNIST in the cache")

@@ -26,7 +26,14 @@ SPLITS = ("train", "valid", "test")
 
 
 def dataset_cache(dataset: str) -> Path:
-    """The cache folder of one data set, e.g. ``~/.cache/tinygen/mnist``."""
+    """The cache folder of one data set.
+
+    Args:
+        dataset: "mnist" or "fashion-mnist".
+
+    Returns:
+        e.g. ``~/.cache/tinygen/mnist``.
+    """
     return cache_dir() / check_dataset(dataset)
 
 
@@ -47,12 +54,26 @@ def _manifest(dataset: str) -> dict | None:
 
 
 def has_cache(dataset: str) -> bool:
-    """True when a complete cache of the data set is present (the manifest exists)."""
+    """Whether a complete cache of the data set is present.
+
+    Args:
+        dataset: "mnist" or "fashion-mnist".
+
+    Returns:
+        True when its manifest (written last) exists in the current format.
+    """
     return _manifest(dataset) is not None
 
 
 def cache_source(dataset: str) -> str | None:
-    """Where the cached data came from (as recorded in the manifest), or None."""
+    """Where the cached data came from.
+
+    Args:
+        dataset: "mnist" or "fashion-mnist".
+
+    Returns:
+        The source recorded in the manifest, or None when there is no cache.
+    """
     manifest = _manifest(dataset)
     return None if manifest is None else manifest.get("source")
 

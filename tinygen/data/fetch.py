@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tinygen.data import cache, sources, wheel
 from tinygen.data.errors import DataNotFoundError
-from tinygen.data.mnist import SPLITS, not_found_message, prepare, read_idx_splits
+from tinygen.data.mnist import SPLITS, prepare, read_idx_splits
 
 
 def fetch(dataset: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> str:
@@ -50,10 +50,7 @@ def fetch(dataset: str, data_dir: str | os.PathLike | None = None, download: boo
             except DataNotFoundError as error:
                 if pip_failure is None:
                     raise
-                raise DataNotFoundError(
-                    not_found_message(dataset, str(error).rsplit("mirrors: ", 1)[-1])
-                    + f" pip: {pip_failure}"
-                ) from None
+                raise DataNotFoundError(f"{error} pip: {pip_failure}") from None
         how = f"from {cache.cache_source(dataset)}"
     sizes = "/".join(str(len(splits[split][1])) for split in SPLITS)
     return f"{title}: {sizes} train/valid/test in {cache.dataset_cache(dataset)}, {how}"

@@ -36,7 +36,14 @@ KNOWN_SHAPES = {
 
 
 def parse_sha256sums(listing: str) -> dict[str, str]:
-    """Parse `sha256sum` output ("<hash>  <name>" lines) into {name: hash}."""
+    """Parse `sha256sum` output.
+
+    Args:
+        listing: lines of "<hash>  <name>".
+
+    Returns:
+        {name: hash}.
+    """
     return {
         name: digest for digest, name in (line.split() for line in listing.strip().splitlines())
     }
@@ -64,13 +71,27 @@ bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9  train-labels-i
 
 
 def standard_name(path: str | os.PathLike) -> str:
-    """The file's name without a trailing '.gz' (the key of KNOWN_SHAPES and KNOWN_SHA256)."""
+    """The key of a file in KNOWN_SHAPES and KNOWN_SHA256.
+
+    Args:
+        path: the file.
+
+    Returns:
+        Its name without a trailing '.gz'.
+    """
     name = Path(path).name
     return name[: -len(".gz")] if name.endswith(".gz") else name
 
 
 def identify(digest: str) -> str | None:
-    """Which known file has this content hash, e.g. "Fashion-MNIST's train-images-idx3-ubyte"."""
+    """Name the known file with this content hash (for error messages).
+
+    Args:
+        digest: a SHA-256 in hex.
+
+    Returns:
+        e.g. "Fashion-MNIST's train-images-idx3-ubyte", or None when no known file matches.
+    """
     for dataset, files in KNOWN_SHA256.items():
         for name, known in files.items():
             if known == digest:

