@@ -18,4 +18,7 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2
 fi
 
 .venv/bin/python -m tinygen.data fetch mnist
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+    .venv/bin/python -m tinygen.data fetch fashion-mnist
+fi
 .venv/bin/python -m pip check
