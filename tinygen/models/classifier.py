@@ -164,6 +164,15 @@ def load_or_train_classifier(
     Returns:
         The classifier in eval mode.
     """
+    caller_rng = backend.rng_state()  # seeding here must not disturb the caller's stream
+    try:
+        tinygen.manual_seed(seed)
+        return _load_or_train(dataset, seed, retrain, verbose)
+    finally:
+        backend.set_rng_state(caller_rng)
+
+
+def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNISTClassifier:
     from tinygen.train.data import load_split
 
     path = classifier_path(dataset)
@@ -176,45 +185,19 @@ def load_or_train_classifier(
                 model.test_accuracy = float(saved["test_accuracy"])
                 return model.eval()
         except (CheckpointError, KeyError, ValueError) as error:
-            print(
-                f"retraining the classifier: the cache {path} is unusable ({error})",
-                file=sys.stderr,
-            )
+            print(f"retraining the classifier: the cache {path} is unusable ({error})",
+                  file=sys.stderr)  # fmt: skip
     images, labels = load_split(dataset, "train")
     if verbose:
-        print(
-            f"training the {dataset} scoring classifier once (cached at {path})",
-            file=sys.stderr,
-            flush=True,
-        )
-    caller_rng = backend.rng_state()  # seeding here must not disturb the caller's stream
-    try:
-        tinygen.manual_seed(seed)
-        model = MNISTClassifier(tuple(RECIPE["hidden"]), dropout=RECIPE["dropout"])
-        fit_classifier(
-            model,
-            images,
-            labels,
-            RECIPE["epochs"],
-            RECIPE["batch_size"],
-            RECIPE["lr"],
-            seed,
-            verbose,
-        )
-    finally:
-        backend.set_rng_state(caller_rng)
+        print(f"training the {dataset} scoring classifier once (cached at {path})",
+              file=sys.stderr, flush=True)  # fmt: skip
+    fit_classifier(model, images, labels, RECIPE["epochs"], RECIPE["batch_size"], RECIPE["lr"],
+                   seed, verbose)  # fmt: skip
     test_images, test_labels = load_split(dataset, "test")
     model.test_accuracy = model.accuracy(test_images, test_labels)
     if verbose:
         print(f"classifier test accuracy: {model.test_accuracy:.4f}", file=sys.stderr)
-    tinygen.save(
-        {
-            "recipe": RECIPE,
-            "seed": seed,
-            "dataset": dataset,
-            "test_accuracy": model.test_accuracy,
-            "state": model.state_dict(),
-        },
-        path,
-    )
+    state = {"recipe": RECIPE, "seed": seed, "dataset": dataset,
+             "test_accuracy": model.test_accuracy, "state": model.state_dict()}  # fmt: skip
+    tinygen.save(state, path)
     return model

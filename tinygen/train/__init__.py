@@ -23,7 +23,7 @@ def make_trainer(config: TrainConfig, **kwargs: Any) -> Trainer:
 
     Args:
         config: the run's settings.
-        **kwargs: passed on to the trainer (``model``, ``data``, ``progress``).
+        **kwargs: passed on to the trainer (``model``, ``data``, ``valid_data``, ``progress``, ``pictures``).
     """
     if config.model not in FAMILY:
         raise ValueError(f"unknown model {config.model!r}; expected one of {sorted(FAMILY)}")

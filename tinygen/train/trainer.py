@@ -78,7 +78,10 @@ class Trainer:
         model: a model to train (default: built from the config).
         data: (images (N, 784) in [0, 1], labels (N,)) to train on (default: the config's
             data set, train split, cut to ``limit``).
+        valid_data: (images, labels) for the end-of-epoch validation loss (default: the
+            data set's valid split when ``data`` is not given, none otherwise).
         progress: show a tqdm bar (on a terminal) and print a line per epoch.
+        pictures: write the sample grid and the loss curves every epoch.
     """
 
     loss_keys: tuple[str, ...] = ()  # the metrics plotted as loss curves
@@ -88,12 +91,14 @@ class Trainer:
         config: TrainConfig,
         model: Any = None,
         data: tuple[np.ndarray, np.ndarray] | None = None,
+        valid_data: tuple[np.ndarray, np.ndarray] | None = None,
         progress: bool = True,
+        pictures: bool = True,
     ) -> None:
         from tinygen.models import build_model
 
         self.config = config = config.resolved()
-        self.progress = progress
+        self.progress, self.pictures = progress, pictures
         tinygen.manual_seed(config.seed)
         self.model = (
             model
@@ -124,6 +129,8 @@ class Trainer:
         self.metrics_path = self.out / "metrics.jsonl"
         self.epoch, self.step, self.summaries = 0, 0, []
         self.grid_rng = np.random.default_rng([config.seed, 1])  # fixed noise, own stream
+        self.valid_data = valid_data
+        self.load_valid_split = valid_data is None and data is None
 
     # ----- what a family defines ----------------------------------------------------------
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
@@ -213,7 +220,8 @@ class Trainer:
         self.summaries.append(summary)
         log.flush()
         save_checkpoint(self.state_dict(), self.checkpoint_path)
-        self.write_pictures(log)
+        if self.pictures:
+            self.write_pictures(log)
         if self.progress:
             text = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k != "epoch")
             bar.write(f"epoch {epoch}/{self.config.epochs}: {text}", file=sys.stdout)

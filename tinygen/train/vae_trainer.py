@@ -74,10 +74,12 @@ class VAETrainer(Trainer):
         }
 
     def end_of_epoch_metrics(self) -> dict[str, float]:
-        """The mean loss per image on the validation split (cut to ``limit`` if set)."""
-        if not hasattr(self, "_valid"):
-            self._valid = load_split(self.config.dataset, "valid", self.config.limit)
-        images, labels = self._valid
+        """The mean loss per image on the validation data (the valid split, cut to ``limit``)."""
+        if self.valid_data is None and self.load_valid_split:
+            self.valid_data = load_split(self.config.dataset, "valid", self.config.limit)
+        if self.valid_data is None:
+            return {}
+        images, labels = self.valid_data
         return {"valid_loss": mean_test_loss(self.model, images, labels)}
 
     def grid_images(self) -> np.ndarray:
