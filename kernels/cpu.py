@@ -1,0 +1,185 @@
+"""Numba CPU kernels: the fused fast paths, one function per kernel of ``reference.py``.
+
+Same names, signatures and results as ``reference.py`` (whose docstrings are the spec);
+this file holds the activation and reparameterization kernels, ``cpu_losses.py`` the
+losses and ``cpu_optim.py`` the optimizer updates, all re-exported here.
+
+How they are written, and why:
+- serial loops, no ``prange``: on the project's 2-core machines a parallel region costs
+  10-60 us to start (and milliseconds when the cores are busy, e.g. with BLAS threads), more
+  than these kernels take; ``benchmarks/bench_kernels.py`` measures it again;
+- float32 math stays float32 (scalars are cast with ``dtype.type``; constants are
+  float32), and transcendental functions come from ``cpu_math.py``, so loops vectorize;
+  float64 arrays take the ``math`` module's functions instead (``single`` below);
+- outputs that may alias inputs are written through a one-row buffer: LLVM vectorizes a
+  loop only after checking at run time that its arrays do not overlap, so an in-place call
+  would otherwise fall back to scalar code (measured 3-4x slower);
+- ``cache=True``: compiled once per signature and kept in ``kernels/__pycache__``;
+  ``tinygen.fused.warmup()`` compiles them all up front. Numba checks only a kernel's own
+  file for changes, so after editing ``cpu_math.py`` delete ``kernels/__pycache__``.
+
+Debugging: run with ``NUMBA_DISABLE_JIT=1`` and every kernel is plain Python that pdb can
+step through (slow, same results).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import cpu_math
+from .cpu_losses import (
+    bce_with_logits,
+    bce_with_logits_rows,
+    gaussian_kl,
+    log_softmax_cross_entropy,
+)
+from .cpu_math import jit_kernel
+from .cpu_optim import adam_step, sgd_step
+
+__all__ = [
+    "adam_step",
+    "bce_with_logits",
+    "bce_with_logits_rows",
+    "bias_leaky_relu",
+    "bias_leaky_relu_backward",
+    "bias_sigmoid",
+    "bias_sigmoid_backward",
+    "bias_tanh",
+    "bias_tanh_backward",
+    "gaussian_kl",
+    "log_softmax_cross_entropy",
+    "reparameterize",
+    "reparameterize_backward",
+    "sgd_step",
+]
+
+_ZERO = np.float32(0)
+
+
+@jit_kernel
+def bias_leaky_relu(x, bias, slope, out):
+    """out = leaky_relu(x + bias); see reference.bias_leaky_relu."""
+    if slope < 0:
+        raise ValueError("bias_leaky_relu: slope must be >= 0")
+    slope_ = out.dtype.type(slope)
+    rows, cols = x.shape
+    row = np.empty(cols, out.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            v = x[i, j] + bias[j]
+            row[j] = v if v > _ZERO else v * slope_
+        out[i, :] = row
+
+
+@jit_kernel
+def bias_leaky_relu_backward(grad_out, out, slope, grad_x, grad_bias):
+    """grad_x = grad_out * (1 if out > 0 else slope), grad_bias = its column sums."""
+    if slope < 0:
+        raise ValueError("bias_leaky_relu_backward: slope must be >= 0")
+    one, slope_ = grad_x.dtype.type(1), grad_x.dtype.type(slope)
+    rows, cols = out.shape
+    row = np.empty(cols, grad_x.dtype)
+    column_sums = np.zeros(cols)  # float64: a vertical add per column still vectorizes
+    for i in range(rows):
+        for j in range(cols):
+            g = grad_out[i, j] * (one if out[i, j] > _ZERO else slope_)
+            row[j] = g
+            column_sums[j] += g
+        grad_x[i, :] = row
+    grad_bias[:] = column_sums
+
+
+@jit_kernel
+def bias_tanh(x, bias, out):
+    """out = tanh(x + bias); see reference.bias_tanh."""
+    single = out.itemsize == 4  # a compile-time constant: LLVM drops the other branch
+    rows, cols = x.shape
+    row = np.empty(cols, out.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            v = x[i, j] + bias[j]
+            row[j] = cpu_math.tanh(v) if single else math.tanh(v)
+        out[i, :] = row
+
+
+@jit_kernel
+def bias_tanh_backward(grad_out, out, grad_x, grad_bias):
+    """grad_x = grad_out * (1 - out^2), grad_bias = its column sums."""
+    one = grad_x.dtype.type(1)
+    rows, cols = out.shape
+    row = np.empty(cols, grad_x.dtype)
+    column_sums = np.zeros(cols)
+    for i in range(rows):
+        for j in range(cols):
+            y = out[i, j]
+            g = grad_out[i, j] * (one - y * y)
+            row[j] = g
+            column_sums[j] += g
+        grad_x[i, :] = row
+    grad_bias[:] = column_sums
+
+
+@jit_kernel
+def bias_sigmoid(x, bias, out):
+    """out = sigmoid(x + bias) without overflow; see reference.bias_sigmoid."""
+    single = out.itemsize == 4
+    one = out.dtype.type(1)
+    rows, cols = x.shape
+    row = np.empty(cols, out.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            v = x[i, j] + bias[j]
+            if single:
+                row[j] = cpu_math.sigmoid(v)
+            else:
+                e = math.exp(-abs(v))
+                row[j] = (one if v >= _ZERO else e) / (one + e)
+        out[i, :] = row
+
+
+@jit_kernel
+def bias_sigmoid_backward(grad_out, out, grad_x, grad_bias):
+    """grad_x = grad_out * out * (1 - out), grad_bias = its column sums."""
+    one = grad_x.dtype.type(1)
+    rows, cols = out.shape
+    row = np.empty(cols, grad_x.dtype)
+    column_sums = np.zeros(cols)
+    for i in range(rows):
+        for j in range(cols):
+            y = out[i, j]
+            g = grad_out[i, j] * y * (one - y)
+            row[j] = g
+            column_sums[j] += g
+        grad_x[i, :] = row
+    grad_bias[:] = column_sums
+
+
+@jit_kernel
+def reparameterize(mu, logvar, eps, z, std):
+    """std = exp(logvar / 2), z = mu + eps * std; see reference.reparameterize."""
+    single = z.itemsize == 4
+    half = std.dtype.type(0.5)
+    rows, cols = mu.shape
+    # (N, 20) in the standard VAE: too small for the row buffer to pay; aliasing is still
+    # correct, each element being read before it is written
+    for i in range(rows):
+        for j in range(cols):
+            a = half * logvar[i, j]
+            s = cpu_math.exp(a) if single else math.exp(a)
+            e = eps[i, j]
+            std[i, j] = s
+            z[i, j] = mu[i, j] + e * s
+
+
+@jit_kernel
+def reparameterize_backward(grad_z, eps, std, grad_mu, grad_logvar):
+    """grad_mu = grad_z, grad_logvar = grad_z * eps * std / 2."""
+    half = grad_logvar.dtype.type(0.5)
+    rows, cols = grad_z.shape
+    for i in range(rows):
+        for j in range(cols):
+            g = grad_z[i, j]
+            grad_logvar[i, j] = half * g * eps[i, j] * std[i, j]
+            grad_mu[i, j] = g

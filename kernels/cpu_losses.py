@@ -1,0 +1,129 @@
+"""Numba CPU kernels for the losses: BCE from logits, Gaussian KL, softmax cross-entropy.
+
+Each computes the loss and its gradient in the same pass over memory. The spec (loop nest,
+shapes, aliasing) is the function of the same name in ``reference.py``; ``cpu.py``
+re-exports these and explains the conventions (float32 math, row buffers, caching).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import cpu_math
+from .cpu_math import jit_helper, jit_kernel
+
+_ZERO = np.float32(0)
+
+
+@jit_helper
+def _bce_element(logit, target, one, single):
+    """(loss term, gradient) of one logit: max(l, 0) - t l + log1p(e), sigmoid(l) - t."""
+    if single:
+        e = cpu_math.exp(-abs(logit))  # <= 1: nothing below can overflow
+        softplus = cpu_math.log1p_unit(e)
+    else:
+        e = math.exp(-abs(logit))
+        softplus = math.log1p(e)
+    term = ((logit if logit > _ZERO else _ZERO) - target * logit) + softplus
+    gradient = (one if logit >= _ZERO else e) / (one + e) - target
+    return term, gradient
+
+
+@jit_helper
+def _sum64(values):
+    """Sum in float64 with four running sums (four chains of adds run in parallel)."""
+    sum0 = sum1 = sum2 = sum3 = 0.0
+    count = values.size
+    k = 0
+    while k + 4 <= count:
+        sum0 += values[k]
+        sum1 += values[k + 1]
+        sum2 += values[k + 2]
+        sum3 += values[k + 3]
+        k += 4
+    while k < count:
+        sum0 += values[k]
+        k += 1
+    return (sum0 + sum1) + (sum2 + sum3)
+
+
+@jit_kernel
+def bce_with_logits(logits, target, grad):
+    """Summed BCE from logits (float64) and grad = sigmoid(l) - t; see the reference."""
+    single = grad.itemsize == 4
+    one = grad.dtype.type(1)
+    rows, cols = logits.shape
+    row = np.empty(cols, grad.dtype)
+    # one float64 running sum per column: vertical adds vectorize, a single running sum
+    # would not (LLVM may not reorder a float sum without fastmath)
+    column_sums = np.zeros(cols)
+    for i in range(rows):
+        for j in range(cols):
+            term, gradient = _bce_element(logits[i, j], target[i, j], one, single)
+            column_sums[j] += term
+            row[j] = gradient
+        grad[i, :] = row
+    return _sum64(column_sums)
+
+
+@jit_kernel
+def bce_with_logits_rows(logits, target, grad, loss_rows):
+    """Per-row BCE from logits and its gradient; see reference.bce_with_logits_rows."""
+    single = grad.itemsize == 4
+    one = grad.dtype.type(1)
+    rows, cols = logits.shape
+    row = np.empty(cols, grad.dtype)
+    terms = np.empty(cols, grad.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            term, gradient = _bce_element(logits[i, j], target[i, j], one, single)
+            terms[j] = term
+            row[j] = gradient
+        grad[i, :] = row
+        loss_rows[i] = _sum64(terms)
+
+
+@jit_kernel
+def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
+    """Per-row KL(N(mu, exp(logvar)) || N(0, I)) and its gradients; see the reference."""
+    single = grad_logvar.itemsize == 4
+    rows, cols = mu.shape
+    for i in range(rows):
+        total = 0.0
+        for j in range(cols):
+            mean, log_variance = np.float64(mu[i, j]), np.float64(logvar[i, j])
+            # in float64 exp(lv) - 1 is as good as expm1 for a float32 result, and 3x faster
+            excess = math.exp(log_variance) - 1.0 if single else math.expm1(log_variance)
+            total += mean * mean + (excess - log_variance)
+            grad_logvar[i, j] = 0.5 * excess
+            grad_mu[i, j] = mu[i, j]
+        kl_rows[i] = 0.5 * total
+
+
+@jit_kernel
+def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
+    """Per-row cross-entropy of integer labels and grad = softmax - onehot; see the reference."""
+    single = grad.itemsize == 4
+    one = grad.dtype.type(1)
+    rows, classes = logits.shape
+    for i in range(rows):
+        label = labels[i]
+        if label < 0 or label >= classes:
+            raise IndexError("log_softmax_cross_entropy: a label is outside [0, C)")
+        peak = logits[i, 0]
+        for j in range(1, classes):
+            peak = logits[i, j] if logits[i, j] > peak else peak
+        picked = logits[i, label] - peak  # read before grad (which may alias) is written
+        total = 0.0
+        for j in range(classes):
+            shifted = logits[i, j] - peak  # <= 0: exp cannot overflow
+            e = cpu_math.exp(shifted) if single else math.exp(shifted)
+            grad[i, j] = e
+            total += e
+        loss_rows[i] = math.log(total) - picked
+        total_ = grad.dtype.type(total)
+        for j in range(classes):
+            grad[i, j] = grad[i, j] / total_
+        grad[i, label] -= one
