@@ -14,6 +14,9 @@ y = logit(α + (1 − 2α)x), α = 1e-6, as MAF does (a full-covariance Gaussian
 change of variables, log p(x) = log p(y) + Σ_d log |dy_d/dx_d|; both are printed.
 
 Run:  python examples/density_estimation.py [--out runs/density] [--smoke] [--n-train N]
+A full run takes about 12 minutes on a busy 2-core CPU, mostly the EM iterations of the
+10-component full-covariance GMM (about 30 s each at N = 50k, D = 784); lower
+--gmm-iterations to trade a few nats for time. --smoke runs in seconds.
 Not here: the estimators themselves (tinygen/density) and the data loader (tinygen/data).
 """
 
@@ -146,6 +149,11 @@ def mnist_part(out_dir, splits, space, n_components, gmm_iterations, seed):
         ).fit(train),
         "KDE": lambda: KDE().fit(train, valid),
     }
+    if len(train) < 2 * train.shape[1]:
+        print(
+            f"[mnist] note: {len(train)} images are too few for a {train.shape[1]}-d full "
+            "covariance; it is nearly singular and the test LL collapses (try --n-train)"
+        )
     columns = f"{space + ' LL':>12} {'± SE':>6} {'pixel LL':>10} {'fit s':>7} {'score s':>8}"
     print(f"{'model':<18} {columns}")
     images = {"real test digits": splits["test"][:36]}
