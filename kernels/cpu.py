@@ -70,7 +70,8 @@ def bias_leaky_relu(x, bias, slope, out):
         for j in range(cols):
             v = x[i, j] + bias[j]
             row[j] = v if v > _ZERO else v * slope_
-        out[i, :] = row
+        for j in range(cols):
+            out[i, j] = row[j]
 
 
 @jit_kernel
@@ -87,7 +88,8 @@ def bias_leaky_relu_backward(grad_out, out, slope, grad_x, grad_bias):
             g = grad_out[i, j] * (one if out[i, j] > _ZERO else slope_)
             row[j] = g
             column_sums[j] += g
-        grad_x[i, :] = row
+        for j in range(cols):
+            grad_x[i, j] = row[j]
     grad_bias[:] = column_sums
 
 
@@ -101,7 +103,8 @@ def bias_tanh(x, bias, out):
         for j in range(cols):
             v = x[i, j] + bias[j]
             row[j] = cpu_math.tanh(v) if single else math.tanh(v)
-        out[i, :] = row
+        for j in range(cols):
+            out[i, j] = row[j]
 
 
 @jit_kernel
@@ -117,7 +120,8 @@ def bias_tanh_backward(grad_out, out, grad_x, grad_bias):
             g = grad_out[i, j] * (one - y * y)
             row[j] = g
             column_sums[j] += g
-        grad_x[i, :] = row
+        for j in range(cols):
+            grad_x[i, j] = row[j]
     grad_bias[:] = column_sums
 
 
@@ -136,7 +140,8 @@ def bias_sigmoid(x, bias, out):
             else:
                 e = math.exp(-abs(v))
                 row[j] = (one if v >= _ZERO else e) / (one + e)
-        out[i, :] = row
+        for j in range(cols):
+            out[i, j] = row[j]
 
 
 @jit_kernel
@@ -152,7 +157,8 @@ def bias_sigmoid_backward(grad_out, out, grad_x, grad_bias):
             g = grad_out[i, j] * y * (one - y)
             row[j] = g
             column_sums[j] += g
-        grad_x[i, :] = row
+        for j in range(cols):
+            grad_x[i, j] = row[j]
     grad_bias[:] = column_sums
 
 

@@ -64,7 +64,8 @@ def bce_with_logits(logits, target, grad):
             term, gradient = _bce_element(logits[i, j], target[i, j], one, single)
             column_sums[j] += term
             row[j] = gradient
-        grad[i, :] = row
+        for j in range(cols):
+            grad[i, j] = row[j]
     return _sum64(column_sums)
 
 
@@ -81,7 +82,8 @@ def bce_with_logits_rows(logits, target, grad, loss_rows):
             term, gradient = _bce_element(logits[i, j], target[i, j], one, single)
             terms[j] = term
             row[j] = gradient
-        grad[i, :] = row
+        for j in range(cols):
+            grad[i, j] = row[j]
         loss_rows[i] = _sum64(terms)
 
 
@@ -123,7 +125,6 @@ def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
             grad[i, j] = e
             total += e
         loss_rows[i] = math.log(total) - picked
-        total_ = grad.dtype.type(total)
         for j in range(classes):
-            grad[i, j] = grad[i, j] / total_
+            grad[i, j] = grad[i, j] / total
         grad[i, label] -= one

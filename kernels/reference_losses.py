@@ -113,7 +113,7 @@ def log_softmax_cross_entropy(
     grad[i] = softmax(logits[i]) - onehot(labels[i])   (= dloss_i/dlogits[i])
 
     for i < N:
-        m = max_j logits[i, j];  s = sum_j exp(logits[i, j] - m)
+        m = max_j logits[i, j];  s = sum_j exp(logits[i, j] - m)     (s in float64)
         loss_rows[i] = m + log(s) - logits[i, labels[i]]
         for j < C:  grad[i, j] = exp(logits[i, j] - m) / s - (j == labels[i])
 
@@ -131,8 +131,9 @@ def log_softmax_cross_entropy(
         raise IndexError(f"labels must lie in [0, {classes})")
     shifted = logits - logits.max(axis=1, keepdims=True)  # <= 0: exp cannot overflow
     exp_shifted = np.exp(shifted)
-    total = exp_shifted.sum(axis=1, keepdims=True)
+    # float64 sum: a confident row has total = 1 + (tiny), and its loss log(total) is tiny
+    total = exp_shifted.sum(axis=1, keepdims=True, dtype=np.float64)
     picked = shifted[np.arange(rows), labels]
-    loss_rows[...] = np.log(total[:, 0].astype(np.float64)) - picked
-    np.divide(exp_shifted, total, out=grad)
+    loss_rows[...] = np.log(total[:, 0]) - picked
+    np.divide(exp_shifted, total, out=grad, casting="same_kind")
     grad[np.arange(rows), labels] -= 1
