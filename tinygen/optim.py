@@ -15,6 +15,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.nn.module import Parameter
+from tinygen.ops import fastpath
 
 
 class Optimizer:
@@ -148,18 +149,25 @@ class Adam(Optimizer):
         for param, m, v in zip(self.params, self.m, self.v):
             if param.grad is None:
                 continue
-            _adam_update(
-                param.data,
-                param.grad.data,
-                m,
-                v,
-                step_size,
-                beta1,
-                beta2,
-                correction2_sqrt,
-                self.eps,
-                self.weight_decay,
-            )
+            p, g = param.data, param.grad.data
+            if fastpath.forward_kernels(p, g) and p.flags.c_contiguous and g.flags.c_contiguous:
+                # one pass over memory per parameter (kernels/cpu_optim.py), same arithmetic
+                adam = fastpath.kernel("adam_step", p)
+                flat = (p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1))
+                adam(*flat, self.lr, beta1, beta2, self.eps, self.weight_decay, self.steps)
+            else:
+                _adam_update(
+                    p,
+                    g,
+                    m,
+                    v,
+                    step_size,
+                    beta1,
+                    beta2,
+                    correction2_sqrt,
+                    self.eps,
+                    self.weight_decay,
+                )
 
     def _buffers(self) -> dict[str, list[Any]]:
         return {"m": self.m, "v": self.v}

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
-from tinygen.ops import fused
+from tinygen.ops import linear as fused_linear
+from tinygen.ops import losses as fused_losses
 from tinygen.tensor import Tensor, _lift
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -45,8 +46,10 @@ def linear(
 
     ``activation`` is None, "relu", "leaky_relu" (with ``slope``), "tanh" or "sigmoid".
     """
-    if activation not in fused.ACTIVATIONS:
-        raise ValueError(f"activation must be one of {fused.ACTIVATIONS}, not {activation!r}")
+    if activation not in fused_linear.ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {fused_linear.ACTIVATIONS}, not {activation!r}"
+        )
     if x.shape[-1] != weight.shape[1]:
         raise ValueError(
             f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
@@ -55,7 +58,7 @@ def linear(
     leading = x.shape[:-1]
     x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     bias = _zero_bias(weight) if bias is None else bias
-    out = fused.Linear.apply(x2, weight, bias, activation=activation, slope=slope)
+    out = fused_linear.Linear.apply(x2, weight, bias, activation=activation, slope=slope)
     return out if x.ndim == 2 else out.reshape(*leading, weight.shape[0])
 
 
@@ -110,7 +113,7 @@ def one_hot(labels: Any, num_classes: int) -> Tensor:
 # ----- log-probabilities ----------------------------------------------------------------------
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = x - logsumexp(x), computed stably (one fused op)."""
-    return fused.LogSoftmax.apply(x, axis=axis)
+    return fused_losses.LogSoftmax.apply(x, axis=axis)
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
@@ -136,7 +139,7 @@ def binary_cross_entropy_with_logits(
     _check_reduction(reduction)
     target = _lift(target, logits)
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
-    return fused.BCEWithLogits.apply(logits, target, reduction=reduction)
+    return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
 
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -151,16 +154,22 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
 
 
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
-    """-log softmax(logits)[label] per row; logits (N, C), labels (N,) integers."""
+    """-log softmax(logits)[label] per row, one fused op; logits (N, C), labels (N,) ints."""
+    _check_reduction(reduction)
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy takes (N, C) logits, not shape {logits.shape}")
-    targets = one_hot(labels, logits.shape[1])
-    if targets.shape[0] != logits.shape[0]:
+    array = labels.data if isinstance(labels, Tensor) else labels
+    array = backend.array_module(logits.data).asarray(array)
+    if array.dtype.kind not in "iu" or array.shape != logits.shape[:1]:
         raise ValueError(
-            f"cross_entropy: {logits.shape[0]} rows of logits, {targets.shape[0]} labels"
+            f"cross_entropy: labels must be {logits.shape[0]} integers, got shape "
+            f"{array.shape} of {array.dtype}"
         )
-    picked = (log_softmax(logits, axis=1) * targets.astype(logits.dtype)).sum(axis=1)
-    return _reduce(-picked, reduction)
+    if array.size and (array.min() < 0 or array.max() >= logits.shape[1]):
+        raise ValueError(
+            f"labels must lie in [0, {logits.shape[1]}), got [{array.min()}, {array.max()}]"
+        )
+    return fused_losses.CrossEntropy.apply(logits, labels=array, reduction=reduction)
 
 
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
@@ -175,4 +184,14 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j),
     summed over the last axis: one value per row (Kingma & Welling 2014, appendix B)."""
     _check_same_shape("gaussian_kl", mu, logvar)
-    return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(axis=-1)
+    if mu.ndim != 2:  # the fused op takes rows; other shapes use the composed formula
+        return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(axis=-1)
+    return fused_losses.GaussianKL.apply(mu, logvar)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from the seeded generator: the
+    reparameterization trick (Kingma & Welling 2014, section 2.4), one fused op."""
+    _check_same_shape("reparameterize", mu, logvar)
+    eps = backend.rng(mu.device).standard_normal(mu.shape, dtype=mu.dtype)
+    return fused_losses.Reparameterize.apply(mu, logvar, eps=eps)
