@@ -159,6 +159,7 @@ def test_classifier_learns_and_exposes_probabilities_and_features():
 def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYGEN_CACHE", str(tmp_path))
     monkeypatch.setitem(classifier_module.RECIPE, "epochs", 1)
+    monkeypatch.setitem(classifier_module.RECIPE, "shift", 0)  # toy prototypes are not digits
     monkeypatch.setattr(
         "tinygen.train.data.load_split",
         lambda dataset, split, limit=None: synthetic_digits(300, seed=len(split)),

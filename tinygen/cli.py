@@ -223,6 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     ) as error:
         print(f"tinygen {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: no traceback; checkpoints are only ever whole files
+        hint = " (the last checkpoint is intact: continue with --resume)"
+        print(f"tinygen {args.command}: interrupted{hint if args.command == 'train' else ''}",
+              file=sys.stderr)  # fmt: skip
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 checkpoint. ``TrainingDiverged`` is raised when a loss becomes NaN or infinite.
 """
 
+import dataclasses
 from typing import Any
 
 from tinygen.train.checkpoint import load_checkpoint, load_model, save_checkpoint
@@ -23,8 +24,12 @@ def make_trainer(config: TrainConfig, **kwargs: Any) -> Trainer:
 
     Args:
         config: the run's settings.
-        **kwargs: passed on to the trainer (``model``, ``data``, ``valid_data``, ``progress``, ``pictures``).
+        **kwargs: passed on to the trainer (``model``, ``data``, ``valid_data``, ``progress``,
+            ``pictures``).
     """
+    model = kwargs.get("model")
+    if model is not None:
+        config = dataclasses.replace(config, model=model.kind)
     if config.model not in FAMILY:
         raise ValueError(f"unknown model {config.model!r}; expected one of {sorted(FAMILY)}")
     return TRAINERS[FAMILY[config.model]](config, **kwargs)

@@ -12,6 +12,7 @@ ends with the same bits as 2 epochs straight.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -75,7 +76,8 @@ class Trainer:
 
     Args:
         config: the run's settings (None fields get the defaults).
-        model: a model to train (default: built from the config).
+        model: a model to train (default: built from the config; when given, its kind and
+            z_dim replace the config's).
         data: (images (N, 784) in [0, 1], labels (N,)) to train on (default: the config's
             data set, train split, cut to ``limit``).
         valid_data: (images, labels) for the end-of-epoch validation loss (default: the
@@ -97,6 +99,8 @@ class Trainer:
     ) -> None:
         from tinygen.models import build_model
 
+        if model is not None:  # the model decides what the config says about it
+            config = dataclasses.replace(config, model=model.kind, z_dim=model.z_dim)
         self.config = config = config.resolved()
         self.progress, self.pictures = progress, pictures
         tinygen.manual_seed(config.seed)
