@@ -96,7 +96,7 @@ def bias_leaky_relu_backward(grad_out, out, slope, grad_x, grad_bias):
 @jit_kernel
 def bias_tanh(x, bias, out):
     """out = tanh(x + bias); see reference.bias_tanh."""
-    single = out.itemsize == 4  # a compile-time constant: LLVM drops the other branch
+    single = cpu_math.is_single(out)
     rows, cols = x.shape
     row = np.empty(cols, out.dtype)
     for i in range(rows):
@@ -128,7 +128,7 @@ def bias_tanh_backward(grad_out, out, grad_x, grad_bias):
 @jit_kernel
 def bias_sigmoid(x, bias, out):
     """out = sigmoid(x + bias) without overflow; see reference.bias_sigmoid."""
-    single = out.itemsize == 4
+    single = cpu_math.is_single(out)
     one = out.dtype.type(1)
     rows, cols = x.shape
     row = np.empty(cols, out.dtype)
@@ -165,7 +165,7 @@ def bias_sigmoid_backward(grad_out, out, grad_x, grad_bias):
 @jit_kernel
 def reparameterize(mu, logvar, eps, z, std):
     """std = exp(logvar / 2), z = mu + eps * std; see reference.reparameterize."""
-    single = z.itemsize == 4
+    single = cpu_math.is_single(z)
     half = std.dtype.type(0.5)
     rows, cols = mu.shape
     # (N, 20) in the standard VAE: too small for the row buffer to pay; aliasing is still

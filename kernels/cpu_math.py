@@ -22,7 +22,8 @@ Each function propagates NaN.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 _F32 = np.float32
 _ZERO, _HALF, _ONE, _TWO = _F32(0), _F32(0.5), _F32(1), _F32(2)
@@ -61,6 +62,20 @@ _TANH_T4 = _F32(-0.0066105397304475916)
 jit_kernel = njit(cache=True, fastmath=False, error_model="numpy")
 # Scalar helpers are inlined into the kernel's loop before LLVM vectorizes it.
 jit_helper = njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+
+
+def is_single(array):
+    """True for a float32 array: pick cpu_math's float32 functions over ``math``'s."""
+    return array.dtype == np.float32
+
+
+@overload(is_single, inline="always")
+def _is_single_compiled(array):
+    # decided from the array's type when the kernel compiles, so the unused branch (with its
+    # scalar libm call, which would stop vectorization) is removed before LLVM sees it;
+    # ``array.itemsize == 4`` would be read from the array at run time instead
+    single = array.dtype == types.float32
+    return lambda array: single
 
 
 @jit_helper
