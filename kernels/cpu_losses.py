@@ -34,7 +34,7 @@ def _bce_element(logit, target, one, single):
 @jit_kernel  # a call, not inlined: inlined, it slowed the loop before it 2x (measured)
 def _sum64(values):
     """Sum in float64 with four running sums (four chains of adds run in parallel)."""
-    sum0 = sum1 = sum2 = sum3 = 0.0
+    sum0 = sum1 = sum2 = sum3 = np.float64(0)  # float64 also when run as plain Python
     count = values.size
     k = 0
     while k + 4 <= count:
@@ -91,7 +91,7 @@ def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
     single = cpu_math.is_single(grad_logvar)
     rows, cols = mu.shape
     for i in range(rows):
-        total = 0.0
+        total = np.float64(0)
         for j in range(cols):
             mean, log_variance = np.float64(mu[i, j]), np.float64(logvar[i, j])
             # in float64 exp(lv) - 1 is as good as expm1 for a float32 result, and 3x faster
@@ -116,7 +116,7 @@ def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
         for j in range(1, classes):
             peak = logits[i, j] if logits[i, j] > peak else peak
         picked = logits[i, label] - peak  # read before grad (which may alias) is written
-        total = 0.0
+        total = np.float64(0)
         for j in range(classes):
             shifted = logits[i, j] - peak  # <= 0: exp cannot overflow
             e = cpu_math.exp(shifted) if single else math.exp(shifted)

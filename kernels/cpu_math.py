@@ -109,10 +109,11 @@ def log1p_unit(e):
 @jit_helper
 def tanh(x):
     """tanh(x) in float32, relative error below 2e-7; both branches computed, one kept."""
-    z = x * x
-    series = (((_TANH_T4 * z + _TANH_T3) * z + _TANH_T2) * z + _TANH_T1) * z + _TANH_T0
-    small = x + x * (z * series)
     magnitude = abs(x)
+    near_zero = x if magnitude < _TANH_SPLIT else _ZERO  # keeps the unused branch finite
+    z = near_zero * near_zero
+    series = (((_TANH_T4 * z + _TANH_T3) * z + _TANH_T2) * z + _TANH_T1) * z + _TANH_T0
+    small = near_zero + near_zero * (z * series)
     e = exp(-_TWO * magnitude)  # in (0, 1]: no overflow for large |x|
     large = (_ONE - e) / (_ONE + e)
     large = large if x >= _ZERO else -large
