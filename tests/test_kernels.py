@@ -373,6 +373,26 @@ def test_cuda_kernels_compile_for_a_real_gpu():
         assert float64_allowed or ".f64" not in ptx, f"{name} computes in float64"
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("beta1, weight_decay", [(0.9, 0.0), (0.5, 0.01)])
+def test_optimizer_steps_match_pytorch(beta1, weight_decay):
+    """Same formulas as torch.optim: equal up to rounding (PyTorch's CPU loops fuse a*b+c)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal(10_000).astype(np.float32)
+    grads = [rng.standard_normal(start.size).astype(np.float32) for _ in range(10)]
+    param, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    weights = torch.nn.Parameter(torch.from_numpy(start.copy()))
+    adam = torch.optim.Adam([weights], 1e-3, (beta1, 0.999), 1e-8, weight_decay, foreach=False)
+    for step, grad in enumerate(grads, 1):
+        cpu.adam_step(param, grad, m, v, 1e-3, beta1, 0.999, 1e-8, weight_decay, step)
+        weights.grad = torch.from_numpy(grad.copy())
+        adam.step()
+    expected = weights.detach().numpy()
+    assert np.abs(param - expected).max() <= 1e-4 * np.abs(expected - start).max()
+    assert np.mean(param == expected) > 0.9  # most parameters are bitwise equal
+
+
 @pytest.mark.gpu
 def test_kernels_on_a_real_gpu():
     if not backend.cuda_available():
