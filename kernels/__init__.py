@@ -2,9 +2,10 @@
 
 Three implementations of every kernel, with the same names and signatures:
 
-- ``reference.py``: plain NumPy, the specification (docstrings with loop nests and shapes);
-- ``cpu.py``: Numba ``@njit`` kernels (with ``cpu_math.py``, ``cpu_losses.py``,
-  ``cpu_optim.py``);
+- ``reference.py``: plain NumPy, the specification (docstrings with loop nests and shapes),
+  with ``reference_losses.py`` and ``reference_optim.py``;
+- ``cpu.py``: Numba ``@njit`` kernels, with ``cpu_losses.py``, ``cpu_optim.py`` and the
+  vectorizable float32 math of ``cpu_math.py``;
 - ``cuda.py``: ``numba.cuda`` kernels with host wrappers, for CuPy or Numba device arrays.
 
 Use them through ``tinygen.fused.kernel(name, device)``, which picks the implementation;

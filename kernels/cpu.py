@@ -4,19 +4,21 @@ Same names, signatures and results as ``reference.py`` (whose docstrings are the
 this file holds the activation and reparameterization kernels, ``cpu_losses.py`` the
 losses and ``cpu_optim.py`` the optimizer updates, all re-exported here.
 
-How they are written, and why:
-- serial loops, no ``prange``: on the project's 2-core machines a parallel region costs
-  10-60 us to start (and milliseconds when the cores are busy, e.g. with BLAS threads), more
-  than these kernels take; ``benchmarks/bench_kernels.py`` measures it again;
-- float32 math stays float32 (scalars are cast with ``dtype.type``; constants are
-  float32), and transcendental functions come from ``cpu_math.py``, so loops vectorize;
-  float64 arrays take the ``math`` module's functions instead (``single`` below);
+How they are written, and why (each point measured; ``benchmarks/bench_kernels.py``):
+- serial loops, no ``prange``: on 2 cores a parallel region costs tens of microseconds to
+  start, and after BLAS matmuls (whose threads still hold the cores) a ``prange`` Adam
+  step took 5x longer than the serial one, so training would lose time;
+- float32 math stays float32 (scalars cast with ``dtype.type``, float32 constants) and the
+  transcendental functions come from ``cpu_math.py``, so the loops vectorize (8 lanes);
+  ``cpu_math.is_single`` picks ``math``'s functions for float64 arrays at compile time;
 - outputs that may alias inputs are written through a one-row buffer: LLVM vectorizes a
   loop only after checking at run time that its arrays do not overlap, so an in-place call
-  would otherwise fall back to scalar code (measured 3-4x slower);
+  would otherwise fall back to scalar code (3-4x slower);
+- ``error_model="numpy"``: x / 0 gives inf or NaN, as in NumPy, instead of raising, which
+  is also what lets a loop with a division vectorize;
 - ``cache=True``: compiled once per signature and kept in ``kernels/__pycache__``;
   ``tinygen.fused.warmup()`` compiles them all up front. Numba checks only a kernel's own
-  file for changes, so after editing ``cpu_math.py`` delete ``kernels/__pycache__``.
+  file for changes: after editing ``cpu_math.py``, delete ``kernels/__pycache__``.
 
 Debugging: run with ``NUMBA_DISABLE_JIT=1`` and every kernel is plain Python that pdb can
 step through (slow, same results).

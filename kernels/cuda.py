@@ -4,9 +4,10 @@ Every public function has its reference twin's name, signature and results (the 
 the loop nests are documented there). It accepts CuPy arrays or Numba device arrays (both
 speak ``__cuda_array_interface__``, so no CuPy import is needed here), and NumPy arrays
 under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``), which is how the tests run every
-kernel on machines without a GPU. The wrapper picks the launch configuration and casts
-Python scalars to the arrays' dtype: a float64 scalar would make the GPU compute in double
-precision, many times slower than float32 on most GPUs.
+kernel on machines without a GPU (host NumPy arrays must be contiguous, as numba copies
+them to the device; device arrays may be strided views). The wrapper picks the launch
+configuration and casts Python scalars to the arrays' dtype: a float64 scalar would make
+the GPU compute in double precision, many times slower than float32 on most GPUs.
 
 Layout of the work: elementwise kernels use a grid-stride loop over the flat index; the
 bias gradients use one thread per column walking down the rows (neighbouring threads read
