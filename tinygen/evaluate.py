@@ -1,0 +1,255 @@
+"""``tinygen eval CHECKPOINT``: every metric that applies to a trained model, as a table.
+
+What lives here: `EvalData` (the splits, the scoring classifier and the test features, loaded
+once and shared by every model of a report), `evaluate_model` / `evaluate_checkpoint` (a flat
+dict of numbers), `format_metrics` (the table) and the subcommand (``add_eval_arguments``,
+``run_eval``). What does not: the metric formulas (``tinygen.metrics``) or training.
+
+What applies: every model gets the sample scores (Parzen LL on the test split with σ chosen
+on validation; Inception Score; the Fréchet distance of classifier features to the test
+split next to its valid-vs-test floor at the same N); a conditional model (CVAE, AC-GAN) the
+label accuracy; a VAE or CVAE the test −ELBO and the importance-weighted NLL −L_K on grey
+values (binary cross-entropy, not a normalised likelihood) and, with ``--binarized``, on a
+static binarisation of the test split (a true NLL). ``--fast`` caps k at 100, the samples at
+2000 and the likelihood's test images at 1000: for a quick look, not for reporting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FAST = {"k": 100, "n_samples": 2000, "n_test": 1000}
+BCE_NOTE = "grey values: BCE, not a normalised likelihood (≈46.8 nats are data entropy)"
+BINARY_NOTE = "static binarised test set: a true NLL"
+IWAE_NOTE = "-L_K, importance weighted (Burda et al. 2016)"
+
+
+@dataclass
+class EvalData:
+    """What every evaluation of a data set needs, loaded once.
+
+    Attributes:
+        dataset: "mnist" or "fashion-mnist".
+        x_valid: (10000, 784) validation images (σ of the Parzen window, the FID floor).
+        x_test: (10000, 784) test images.
+        y_test: (10000,) test labels (a CVAE's likelihood is of log p(x|y)).
+        classifier: the scoring classifier (``predict_proba``, ``features``, ``test_accuracy``).
+        test_features: (10000, F) its features of the test images (the FID reference).
+    """
+
+    dataset: str
+    x_valid: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    classifier: Any
+    test_features: np.ndarray
+
+    @classmethod
+    def load(cls, dataset: str = "mnist", classifier: Any = None) -> EvalData:
+        """Load the valid and test splits and the cached classifier (trained once if absent).
+
+        Args:
+            dataset: the data set of the models to evaluate.
+            classifier: a classifier to use instead of ``load_or_train_classifier(dataset)``.
+
+        Returns:
+            EvalData.
+        """
+        from tinygen.models import load_or_train_classifier
+        from tinygen.train import load_split
+
+        x_valid, _ = load_split(dataset, "valid")
+        x_test, y_test = load_split(dataset, "test")
+        if classifier is None:
+            classifier = load_or_train_classifier(dataset)
+        return cls(dataset, x_valid, x_test, y_test, classifier, classifier.features(x_test))
+
+
+def _say(message: str, progress: bool) -> None:
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def evaluate_model(
+    model: Any,
+    data: EvalData,
+    k: int = 5000,
+    n_samples: int = 10_000,
+    n_test: int | None = None,
+    binarized: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """All metrics that apply to a model, as a flat JSON-able dict.
+
+    Args:
+        model: a VAE, CVAE, GAN or ACGAN (in [0, 1] image space via ``sample``).
+        data: the splits, classifier and test features (``EvalData.load``).
+        k: importance samples per test image for the IWAE bound (VAE, CVAE).
+        n_samples: samples drawn for the sample scores (10,000 in the Parzen protocol).
+        n_test: test images for the likelihood (None: all of them).
+        binarized: also evaluate the likelihood on a static binarisation of the test split.
+        seed: seed of the samples and of the importance draws.
+        progress: progress bars and stage lines on stderr.
+
+    Returns:
+        dict with "kind", "n_samples", "classifier_test_accuracy", "inception_score",
+        "inception_score_std", "frechet_distance", "frechet_floor", "parzen_log_likelihood",
+        "parzen_standard_error", "parzen_sigma", "label_accuracy" (conditional models),
+        "k", "n_test", "negative_elbo", "nll", their "_standard_error"s and "_binarized"
+        variants (VAE, CVAE), and "eval_seconds".
+    """
+    from tinygen.metrics import samples as scores
+    from tinygen.metrics.likelihood import check_k, vae_log_likelihood
+
+    k = check_k(k)
+    if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 2:
+        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    start = time.perf_counter()
+    kind = getattr(model, "kind", type(model).__name__)
+    metrics: dict[str, Any] = {"kind": kind, "dataset": data.dataset, "n_samples": n_samples}
+    metrics["classifier_test_accuracy"] = float(data.classifier.test_accuracy)
+    labels = scores.balanced_labels(n_samples, model.num_classes) if model.conditional else None
+    _say(f"{kind}: drawing {n_samples} samples", progress)
+    images = scores.draw_samples(model, n_samples, labels, seed=seed, progress=progress)
+    sample_scores = scores.classifier_scores(images, data.classifier, data.test_features, labels)
+    metrics.update(sample_scores.to_dict())
+    floor_n = min(n_samples, len(data.x_valid))
+    metrics["frechet_floor"] = scores.frechet_floor(
+        data.classifier, data.x_valid, data.test_features, floor_n
+    )
+    metrics["frechet_floor_n"] = floor_n
+    _say(f"{kind}: Parzen window on {n_samples} samples", progress)
+    parzen = scores.parzen_score(images, data.x_test, data.x_valid)
+    metrics.update(
+        parzen_log_likelihood=parzen.log_likelihood,
+        parzen_standard_error=parzen.standard_error,
+        parzen_sigma=parzen.sigma,
+    )
+    if kind in ("vae", "cvae"):
+        count = len(data.x_test) if n_test is None else min(int(n_test), len(data.x_test))
+        metrics.update(k=k, n_test=count)
+        for binary in (False, True) if binarized else (False,):
+            suffix = "_binarized" if binary else ""
+            _say(f"{kind}: IWAE bound, k={k}, {count} {'binarised ' * binary}test images", progress)
+            x, y = data.x_test[:count], data.y_test[:count]
+            result = vae_log_likelihood(model, x, y, k, binary, seed=seed, progress=progress)
+            metrics[f"negative_elbo{suffix}"] = result.negative_elbo
+            metrics[f"negative_elbo{suffix}_standard_error"] = result.negative_elbo_standard_error
+            metrics[f"nll{suffix}"] = result.nll
+            metrics[f"nll{suffix}_standard_error"] = result.nll_standard_error
+    metrics["eval_seconds"] = time.perf_counter() - start
+    return metrics
+
+
+def evaluate_checkpoint(path: str | Path, data: EvalData | None = None, **options: Any) -> dict:
+    """`evaluate_model` on the model stored in a training checkpoint (file or run folder).
+
+    Args:
+        path: a checkpoint.npz written by a tinygen trainer, or its run folder.
+        data: shared EvalData (default: loaded for the checkpoint's data set).
+        **options: passed on to `evaluate_model` (k, n_samples, n_test, binarized, ...).
+
+    Returns:
+        the metrics dict, plus "checkpoint" and "epochs".
+    """
+    from tinygen.models import MODELS
+    from tinygen.train import load_model
+
+    model, state = load_model(path)
+    if state.get("kind") not in MODELS:
+        raise ValueError(f"{path}: unknown model kind {state.get('kind')!r}")
+    dataset = (state.get("config") or {}).get("dataset") or "mnist"
+    if data is None:
+        data = EvalData.load(dataset)
+    elif data.dataset != dataset:
+        raise ValueError(f"{path} was trained on {dataset}, the evaluation data is {data.dataset}")
+    metrics = evaluate_model(model, data, **options)
+    return {"checkpoint": str(path), "epochs": int(state.get("epoch", 0)), **metrics}
+
+
+def _value(metrics: dict, key: str, digits: int = 2, error_key: str | None = None) -> str:
+    error = metrics.get(error_key or f"{key}_standard_error")
+    text = f"{metrics[key]:.{digits}f}"
+    return text if error is None else f"{text} ± {error:.{digits}f}"
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(name, value, note) rows of every metric present in a metrics dict."""
+    m, rows = metrics, []
+    for suffix, name, note in (("", "", BCE_NOTE), ("_binarized", " (binarised)", BINARY_NOTE)):
+        if f"nll{suffix}" in m:
+            where = f"{m['n_test']} test images"
+            rows.append((f"-ELBO{name}", _value(m, f"negative_elbo{suffix}"), f"{where}; {note}"))
+            rows.append((f"IWAE NLL k={m['k']}{name}", _value(m, f"nll{suffix}"), IWAE_NOTE))
+    parzen = _value(m, "parzen_log_likelihood", 1, "parzen_standard_error")
+    note = f"{m['n_samples']} centres, sigma {m['parzen_sigma']:.3g} chosen on valid"
+    rows.append(("Parzen LL", parzen, note))
+    if m.get("label_accuracy") is not None:
+        rows.append(("label accuracy", f"{m['label_accuracy']:.4f}", "samples read as asked"))
+    note = f"classifier features; valid-vs-test floor {m['frechet_floor']:.2f} at the same N"
+    rows.append(("Frechet distance", f"{m['frechet_distance']:.2f}", note))
+    value = f"{m['inception_score']:.2f} ± {m['inception_score_std']:.2f}"
+    rows.append(("Inception score", value, "classifier p(y|x), 10 splits, max 10"))
+    value = f"{m['classifier_test_accuracy']:.4f}"
+    rows.append(("classifier test accuracy", value, "the scoring classifier (seeded, cached)"))
+    return rows
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """The metrics dict as an aligned text table with a title line."""
+    rows = [("metric", "value", "note"), *metric_rows(metrics)]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    title = f"{metrics['kind']} on {metrics['dataset']}"
+    if "epochs" in metrics:
+        title += f", {metrics['epochs']} epochs ({metrics['checkpoint']})"
+    lines = [title] + [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c}" for a, b, c in rows]
+    lines.append(f"evaluated in {metrics['eval_seconds']:.1f} s")
+    return "\n".join(lines)
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("checkpoint", help="a checkpoint.npz or a run folder")
+    add("--k", type=int, default=5000, help="importance samples per test image (default 5000)")
+    add("--n-samples", type=int, default=10_000, help="samples to score (default 10000)")
+    add("--n-test", type=int, help="test images for the likelihood (default all)")
+    add("--binarized", action="store_true", help="also the NLL of a static binarised test set")
+    add("--fast", action="store_true", help="k <= 100, <= 2000 samples, <= 1000 test images")
+    add("--seed", type=int, default=0, help="seed of the draws (default 0)")
+    add("--json", help="also save the metrics to this .json file")
+    add("--no-progress", action="store_true", help="no progress bars")
+
+
+def fast_options(k: int, n_samples: int, n_test: int | None) -> tuple[int, int, int]:
+    """The --fast caps applied to (k, n_samples, n_test)."""
+    n_test = FAST["n_test"] if n_test is None else min(n_test, FAST["n_test"])
+    return min(k, FAST["k"]), min(n_samples, FAST["n_samples"]), n_test
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from tinygen.metrics.likelihood import check_k
+
+    k, n_samples, n_test = args.k, args.n_samples, args.n_test
+    check_k(k)  # fail before loading anything
+    if args.fast:
+        k, n_samples, n_test = fast_options(k, n_samples, n_test)
+    options = {"k": k, "n_samples": n_samples, "n_test": n_test, "binarized": args.binarized}
+    metrics = evaluate_checkpoint(
+        args.checkpoint, seed=args.seed, progress=not args.no_progress, **options
+    )
+    print(format_metrics(metrics))
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"metrics -> {path}")
+    return 0
