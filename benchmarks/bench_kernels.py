@@ -196,16 +196,16 @@ def parallel_check(repeats):
             hidden = np.tanh(hidden @ weight)  # (64, in) @ (in, out): BLAS threads run here
         step()
 
-    steps["prange"]()  # compile
-    print(f"  numba threading layer: {numba.threading_layer()}, {numba.get_num_threads()} threads")
+    # serial first: once the parallel kernel has run, its idle threads compete for the cores
+    baseline = median_seconds(lambda: with_matmuls(lambda: None), repeats, 20) * 1e3
+    size = sum(p.size for p, *_ in state)
+    print(f"  G's matmuls alone: {baseline:.2f} ms per step; Adam over G's {size} params:")
     for name, step in steps.items():
+        step()  # compiles the prange kernel on first use
         alone = median_seconds(step, repeats, 20) * 1e3
         mixed = median_seconds(lambda s=step: with_matmuls(s), repeats, 20) * 1e3
-        size = sum(p.size for p, *_ in state)
-        print(
-            f"  Adam, G's {size} params, {name}: alone {alone:6.2f} ms, after G's matmuls", end=""
-        )
-        print(f" {mixed:6.2f} ms per step")
+        print(f"    {name}: alone {alone:6.2f} ms, after the matmuls +{mixed - baseline:6.2f} ms")
+    print(f"  numba threading layer: {numba.threading_layer()}, {numba.get_num_threads()} threads")
 
 
 def cpu_model():
