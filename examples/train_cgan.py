@@ -31,7 +31,7 @@ from tinygen.models import load_or_train_classifier
 from tinygen.train import TrainConfig, make_trainer
 
 parser = argparse.ArgumentParser(description="Train the AC-GAN on MNIST (see the docstring).")
-parser.add_argument("--epochs", type=int, default=30, help="passes over the 50k images")
+parser.add_argument("--epochs", type=int, default=25, help="passes over the 50k images")
 parser.add_argument("--out", default="runs/cgan", help="the run folder")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")

@@ -1,6 +1,6 @@
 """Train an (unconditional) GAN on MNIST: a generator learns to fool a discriminator.
 
-    python examples/train_gan.py              # 30 epochs
+    python examples/train_gan.py              # 25 epochs
     python examples/train_gan.py --smoke      # seconds: checks that every step runs
 
 Top to bottom:
@@ -21,7 +21,7 @@ from tinygen import viz
 from tinygen.train import TrainConfig, make_trainer
 
 parser = argparse.ArgumentParser(description="Train the GAN on MNIST (see the docstring).")
-parser.add_argument("--epochs", type=int, default=30)
+parser.add_argument("--epochs", type=int, default=25)
 parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
 parser.add_argument("--out", default="runs/gan", help="the run folder")
 parser.add_argument("--seed", type=int, default=0)

@@ -179,3 +179,32 @@ def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeyp
     assert second.test_accuracy == first.test_accuracy
     images, _ = synthetic_digits(20)
     np.testing.assert_array_equal(first.predict_proba(images), second.predict_proba(images))
+
+
+def test_random_shift_moves_pixels_without_losing_interior_ones():
+    images = np.zeros((50, 784), np.float32)
+    images[:, 14 * 28 + 14] = 1.0  # one bright pixel in the middle
+    shifted = classifier_module.random_shift(images, 2, np.random.default_rng(0))
+    shifted = shifted.reshape(50, 28, 28)
+    positions = np.array([np.argwhere(image)[0] for image in shifted])
+    assert shifted.sum() == 50 and np.abs(positions - 14).max() == 2
+    assert len({tuple(p) for p in positions}) > 5  # shifts differ from image to image
+
+
+def test_interpolation_and_manifold_pictures():
+    from tinygen import viz
+
+    z0, z1 = np.array([3.0, 0.0]), np.array([0.0, 3.0])
+    walk = viz.interpolate(z0, z1, 5)
+    np.testing.assert_allclose(walk[[0, -1]], [z0, z1], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(walk, axis=1), 3.0, rtol=1e-5)  # slerp keeps norms
+    np.testing.assert_allclose(viz.interpolate(z0, z1, 3, spherical=False)[1], [1.5, 1.5])
+    tinygen.manual_seed(0)
+    walks = viz.interpolation_images(ACGAN(z_dim=3), rows=3, steps=4)
+    assert walks.shape == (12, 784) and 0 <= walks.min() and walks.max() <= 1
+    manifold = viz.manifold_images(CVAE(z_dim=2, hidden=(16,)), n=6, label=4)
+    assert manifold.shape == (36, 784)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        viz.manifold_images(VAE(z_dim=3))
+    grid = viz.image_grid(np.ones((12, 784)), nrow=5, padding=2)
+    assert grid.shape == (3 * 30 + 2, 5 * 30 + 2)

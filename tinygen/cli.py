@@ -40,7 +40,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset", choices=("mnist", "fashion-mnist"), help="training data (default mnist)"
     )
-    parser.add_argument("--epochs", type=int, help="epochs in total (default: VAE 10, GAN 30)")
+    parser.add_argument("--epochs", type=int, help="epochs in total (default: VAE 10, GAN 25)")
     parser.add_argument("--batch-size", type=int, help="default: VAE 128, GAN 64")
     parser.add_argument("--lr", type=float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
     parser.add_argument("--z-dim", type=int, help="latent size (default: VAE 20, GAN 100)")

@@ -90,7 +90,7 @@ def _figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Any, Any]:
     figure = Figure(figsize=size)  # fixed margins: a layout engine doubles the drawing time
     FigureCanvasAgg(figure)
     axes = figure.subplots(rows, cols, squeeze=False)
-    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.84, wspace=0.3)
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.8, wspace=0.3)
     return figure, axes
 
 
@@ -115,6 +115,9 @@ def plot_losses(
         smooth = np.convolve(values, np.ones(window) / window, mode="valid")
         axis.plot(steps, values, alpha=0.25, linewidth=0.6)
         axis.plot(steps[window - 1 :], smooth, linewidth=1.4)
+        settled = values[len(values) // 20 :]  # the first steps' huge losses would flatten the rest
+        low, high = np.percentile(settled, [0.5, 99.5])
+        axis.set_ylim(low - 0.05 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
         axis.set_title(name)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
