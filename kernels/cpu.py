@@ -37,7 +37,7 @@ from .cpu_losses import (
     gaussian_kl,
     log_softmax_cross_entropy,
 )
-from .cpu_math import jit_kernel
+from .cpu_math import jit_kernel, require_shapes
 from .cpu_optim import adam_step, sgd_step
 
 __all__ = [
@@ -63,6 +63,7 @@ _ZERO = np.float32(0)
 @jit_kernel
 def bias_leaky_relu(x, bias, slope, out):
     """out = leaky_relu(x + bias); see reference.bias_leaky_relu."""
+    require_shapes(out.shape == x.shape and bias.size == x.shape[1])
     if slope < 0:
         raise ValueError("bias_leaky_relu: slope must be >= 0")
     slope_ = out.dtype.type(slope)
@@ -79,6 +80,7 @@ def bias_leaky_relu(x, bias, slope, out):
 @jit_kernel
 def bias_leaky_relu_backward(grad_out, out, slope, grad_x, grad_bias):
     """grad_x = grad_out * (1 if out > 0 else slope), grad_bias = its column sums."""
+    require_shapes(grad_out.shape == out.shape == grad_x.shape and grad_bias.size == out.shape[1])
     if slope < 0:
         raise ValueError("bias_leaky_relu_backward: slope must be >= 0")
     one, slope_ = grad_x.dtype.type(1), grad_x.dtype.type(slope)
@@ -98,6 +100,7 @@ def bias_leaky_relu_backward(grad_out, out, slope, grad_x, grad_bias):
 @jit_kernel
 def bias_tanh(x, bias, out):
     """out = tanh(x + bias); see reference.bias_tanh."""
+    require_shapes(out.shape == x.shape and bias.size == x.shape[1])
     single = cpu_math.is_single(out)
     rows, cols = x.shape
     row = np.empty(cols, out.dtype)
@@ -112,6 +115,7 @@ def bias_tanh(x, bias, out):
 @jit_kernel
 def bias_tanh_backward(grad_out, out, grad_x, grad_bias):
     """grad_x = grad_out * (1 - out^2), grad_bias = its column sums."""
+    require_shapes(grad_out.shape == out.shape == grad_x.shape and grad_bias.size == out.shape[1])
     one = grad_x.dtype.type(1)
     rows, cols = out.shape
     row = np.empty(cols, grad_x.dtype)
@@ -130,6 +134,7 @@ def bias_tanh_backward(grad_out, out, grad_x, grad_bias):
 @jit_kernel
 def bias_sigmoid(x, bias, out):
     """out = sigmoid(x + bias) without overflow; see reference.bias_sigmoid."""
+    require_shapes(out.shape == x.shape and bias.size == x.shape[1])
     single = cpu_math.is_single(out)
     one = out.dtype.type(1)
     rows, cols = x.shape
@@ -149,6 +154,7 @@ def bias_sigmoid(x, bias, out):
 @jit_kernel
 def bias_sigmoid_backward(grad_out, out, grad_x, grad_bias):
     """grad_x = grad_out * out * (1 - out), grad_bias = its column sums."""
+    require_shapes(grad_out.shape == out.shape == grad_x.shape and grad_bias.size == out.shape[1])
     one = grad_x.dtype.type(1)
     rows, cols = out.shape
     row = np.empty(cols, grad_x.dtype)
@@ -167,6 +173,7 @@ def bias_sigmoid_backward(grad_out, out, grad_x, grad_bias):
 @jit_kernel
 def reparameterize(mu, logvar, eps, z, std):
     """std = exp(logvar / 2), z = mu + eps * std; see reference.reparameterize."""
+    require_shapes(mu.shape == logvar.shape == eps.shape == z.shape == std.shape)
     single = cpu_math.is_single(z)
     half = std.dtype.type(0.5)
     rows, cols = mu.shape
@@ -184,6 +191,7 @@ def reparameterize(mu, logvar, eps, z, std):
 @jit_kernel
 def reparameterize_backward(grad_z, eps, std, grad_mu, grad_logvar):
     """grad_mu = grad_z, grad_logvar = grad_z * eps * std / 2."""
+    require_shapes(grad_z.shape == eps.shape == std.shape == grad_mu.shape == grad_logvar.shape)
     half = grad_logvar.dtype.type(0.5)
     rows, cols = grad_z.shape
     for i in range(rows):

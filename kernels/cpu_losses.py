@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from . import cpu_math
-from .cpu_math import jit_helper, jit_kernel
+from .cpu_math import jit_helper, jit_kernel, require_shapes
 
 _ZERO = np.float32(0)
 
@@ -52,6 +52,7 @@ def _sum64(values):
 @jit_kernel
 def bce_with_logits(logits, target, grad):
     """Summed BCE from logits (float64) and grad = sigmoid(l) - t; see the reference."""
+    require_shapes(logits.shape == target.shape == grad.shape)
     single = cpu_math.is_single(grad)
     one = grad.dtype.type(1)
     rows, cols = logits.shape
@@ -72,6 +73,7 @@ def bce_with_logits(logits, target, grad):
 @jit_kernel
 def bce_with_logits_rows(logits, target, grad, loss_rows):
     """Per-row BCE from logits and its gradient; see reference.bce_with_logits_rows."""
+    require_shapes(logits.shape == target.shape == grad.shape and loss_rows.size == logits.shape[0])
     single = cpu_math.is_single(grad)
     one = grad.dtype.type(1)
     rows, cols = logits.shape
@@ -88,6 +90,10 @@ def bce_with_logits_rows(logits, target, grad, loss_rows):
 @jit_kernel
 def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
     """Per-row KL(N(mu, exp(logvar)) || N(0, I)) and its gradients; see the reference."""
+    require_shapes(
+        mu.shape == logvar.shape == grad_mu.shape == grad_logvar.shape
+        and kl_rows.size == mu.shape[0]
+    )
     single = cpu_math.is_single(grad_logvar)
     rows, cols = mu.shape
     for i in range(rows):
@@ -105,6 +111,7 @@ def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
 @jit_kernel
 def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
     """Per-row cross-entropy of integer labels and grad = softmax - onehot; see the reference."""
+    require_shapes(logits.shape == grad.shape and labels.size == loss_rows.size == logits.shape[0])
     single = cpu_math.is_single(grad)
     one = grad.dtype.type(1)
     rows, classes = logits.shape

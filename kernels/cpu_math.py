@@ -79,6 +79,14 @@ def _is_single_compiled(array):
 
 
 @jit_helper
+def require_shapes(matching):
+    """Raise unless the arrays' shapes match: Numba does not check bounds, so a short array
+    would be read or written past its end."""
+    if not matching:
+        raise ValueError("kernel arrays have mismatched shapes (see kernels/reference.py)")
+
+
+@jit_helper
 def exp(a):
     """exp(a) in float32 (inf above 88.72, 0 far below, NaN for NaN), relative error < 1e-7."""
     # clamping also maps NaN to a number, because converting NaN to an integer is undefined

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 
-from .cpu_math import jit_kernel
+from .cpu_math import jit_kernel, require_shapes
 from .reference_optim import adam_scalars
 
 
 @jit_kernel
 def _adam_loop(param, grad, m, v, scalars, decay_on, small_weight):
+    require_shapes(param.size == grad.size == m.size == v.size)
     step_size, root2, weight, keep, eps, decay, beta2, one_minus_beta2 = scalars
     for k in range(param.size):
         g = grad[k] + decay * param[k] if decay_on else grad[k]
@@ -37,6 +38,7 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
 
 @jit_kernel
 def _sgd_loop(param, grad, buf, lr, momentum, decay, decay_on, momentum_on, first):
+    require_shapes(param.size == grad.size and (buf.size == param.size or not momentum_on))
     for k in range(param.size):
         g = grad[k] + decay * param[k] if decay_on else grad[k]
         if momentum_on:

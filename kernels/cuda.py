@@ -36,6 +36,12 @@ _REDUCE_THREADS = 32 if config.ENABLE_CUDASIM else 128  # a power of two (tree r
 _LEAKY_RELU, _TANH, _SIGMOID = 0, 1, 2
 
 
+def _require_shapes(matching: bool) -> None:
+    """Raise unless the arrays' shapes match (an index past an array's end is a GPU fault)."""
+    if not matching:
+        raise ValueError("kernel arrays have mismatched shapes (see kernels/reference.py)")
+
+
 def _launch(count: int) -> tuple[int, int]:
     """(blocks, threads per block) for a grid-stride loop over ``count`` items."""
     blocks = min(max(1, -(-count // _THREADS)), _MAX_BLOCKS)
@@ -77,11 +83,13 @@ def _bias_activation_backward(grad_out, out, kind, slope, zero, one, grad_x, gra
 
 
 def _activation(kind, x, bias, slope, out):
+    _require_shapes(out.shape == x.shape and bias.size == x.shape[1])
     cast = out.dtype.type
     _bias_activation[_launch(x.size)](x, bias, kind, cast(slope), cast(0), cast(1), out)
 
 
 def _activation_backward(kind, grad_out, out, slope, grad_x, grad_bias):
+    _require_shapes(grad_out.shape == out.shape == grad_x.shape and grad_bias.size == out.shape[1])
     cast = grad_x.dtype.type
     _bias_activation_backward[_launch(out.shape[1])](
         grad_out, out, kind, cast(slope), cast(0), cast(1), grad_x, grad_bias
@@ -136,6 +144,7 @@ def _reparameterize(mu, logvar, eps, half, z, std):
 
 def reparameterize(mu, logvar, eps, z, std):
     """std = exp(logvar / 2), z = mu + eps * std."""
+    _require_shapes(mu.shape == logvar.shape == eps.shape == z.shape == std.shape)
     _reparameterize[_launch(mu.size)](mu, logvar, eps, std.dtype.type(0.5), z, std)
 
 
@@ -152,6 +161,7 @@ def _reparameterize_backward(grad_z, eps, std, half, grad_mu, grad_logvar):
 
 def reparameterize_backward(grad_z, eps, std, grad_mu, grad_logvar):
     """grad_mu = grad_z, grad_logvar = grad_z * eps * std / 2."""
+    _require_shapes(grad_z.shape == eps.shape == std.shape == grad_mu.shape == grad_logvar.shape)
     half = grad_logvar.dtype.type(0.5)
     _reparameterize_backward[_launch(grad_z.size)](grad_z, eps, std, half, grad_mu, grad_logvar)
 
@@ -183,6 +193,8 @@ def _bce_rows(logits, target, zero, one, grad, loss_rows):
 
 def bce_with_logits_rows(logits, target, grad, loss_rows):
     """Per-row BCE from logits and grad = sigmoid(l) - t."""
+    _require_shapes(logits.shape == target.shape == grad.shape)
+    _require_shapes(loss_rows.size == logits.shape[0])
     cast = grad.dtype.type
     blocks = min(logits.shape[0], 65535)
     _bce_rows[blocks, _REDUCE_THREADS](logits, target, cast(0), cast(1), grad, loss_rows)
@@ -211,6 +223,8 @@ def _gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
 
 def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
     """Per-row KL(N(mu, exp(logvar)) || N(0, I)) and its gradients."""
+    _require_shapes(mu.shape == logvar.shape == grad_mu.shape == grad_logvar.shape)
+    _require_shapes(kl_rows.size == mu.shape[0])
     _gaussian_kl[_launch(mu.shape[0])](mu, logvar, kl_rows, grad_mu, grad_logvar)
 
 
@@ -241,6 +255,7 @@ def _log_softmax_cross_entropy(logits, labels, one, grad, loss_rows):
 
 def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
     """Per-row cross-entropy of integer labels and grad = softmax - onehot."""
+    _require_shapes(logits.shape == grad.shape and labels.size == loss_rows.size == logits.shape[0])
     _log_softmax_cross_entropy[_launch(logits.shape[0])](
         logits, labels, grad.dtype.type(1), grad, loss_rows
     )
@@ -261,6 +276,7 @@ def _adam(param, grad, m, v, step_size, root2, weight, keep, eps, decay, beta2, 
 
 def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
     """One in-place Adam update in PyTorch's arithmetic order; see reference.adam_step."""
+    _require_shapes(param.size == grad.size == m.size == v.size)
     scalars = adam_scalars(param.dtype, lr, beta1, beta2, eps, weight_decay, step)
     flags = (weight_decay != 0, bool(scalars[2] < 0.5))
     _adam[_launch(param.size)](param, grad, m, v, *scalars, flags)
@@ -279,6 +295,7 @@ def _sgd(param, grad, buf, lr, momentum, decay, flags):
 
 def sgd_step(param, grad, buf, lr, momentum, weight_decay, first):
     """One in-place SGD update with PyTorch's momentum rule; see reference.sgd_step."""
+    _require_shapes(param.size == grad.size and (buf.size == param.size or momentum == 0))
     cast = param.dtype.type
     flags = (weight_decay != 0, momentum != 0, bool(first))
     _sgd[_launch(param.size)](param, grad, buf, cast(lr), cast(momentum), cast(weight_decay), flags)

@@ -240,6 +240,14 @@ def test_cross_entropy_rejects_labels_out_of_range(module):
         module.log_softmax_cross_entropy(logits, np.array([0, 3]), grad, loss_rows)
 
 
+def test_mismatched_shapes_are_refused():
+    x, short = np.zeros((2, 3), np.float32), np.zeros(2, np.float32)
+    with pytest.raises(ValueError, match="shapes"):
+        cpu.bias_tanh(x, short, x)  # a bias of the wrong length would be read past its end
+    with pytest.raises(ValueError, match="shapes"):
+        cpu.adam_step(short, x.reshape(-1), short, short, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)
+
+
 def test_vectorizable_math_on_dense_grids():
     """cpu_math's float32 exp/log1p/tanh/sigmoid against float64 NumPy, through the kernels."""
     grid = np.concatenate([np.linspace(-100, 100, 400_001), np.geomspace(1e-30, 1, 2001)])
