@@ -124,6 +124,7 @@ def table_row(*cells):
 def compare_all(repeats):
     """Print NumPy vs Numba time per call of every case."""
     print("\n" + table_row("kernel", "workload", "shape", "NumPy us", "Numba us", "speed-up"))
+    results = {}
     for kernel, workload, label, calls in cases(np.random.default_rng(0)):
         steps = {}
         for name, module in (("numpy", reference), ("numba", cpu)):
@@ -139,6 +140,34 @@ def compare_all(repeats):
         shape = "x".join(map(str, label)) if isinstance(label, tuple) else label
         speed_up = f"{numpy_us / numba_us:.1f}x"
         print(table_row(kernel, workload, shape, f"{numpy_us:.1f}", f"{numba_us:.1f}", speed_up))
+        results[kernel, workload] = (numpy_us, numba_us)
+    return results
+
+
+# calls per training step: W1's two ReLU layers are both 128x400; W2's optimizer steps
+STEP_CALLS = {
+    "W1 step (all its fused work)": {
+        ("bias_leaky_relu", "W1"): 2,
+        ("bias_leaky_relu_backward", "W1"): 2,
+        ("reparameterize", "W1"): 1,
+        ("reparameterize_backward", "W1"): 1,
+        ("gaussian_kl", "W1"): 1,
+        ("bce_with_logits", "W1"): 1,
+        ("adam_step", "W1"): 1,
+    },
+    "W2 step (its two Adam updates)": {("adam_step", "W2 G"): 1, ("adam_step", "W2 D"): 1},
+}
+
+
+def per_step(results):
+    """Sum the table over what one training step calls."""
+    print()
+    for step, calls in STEP_CALLS.items():
+        numpy_ms, numba_ms = (
+            sum(count * results[key][index] for key, count in calls.items()) / 1e3
+            for index in (0, 1)
+        )
+        print(f"{step:32s} NumPy {numpy_ms:6.2f} ms, Numba {numba_ms:5.2f} ms per step")
 
 
 def compile_times():
@@ -230,7 +259,7 @@ def main():
         print("compile time of all CPU kernels (fresh processes, a temporary NUMBA_CACHE_DIR):")
         compile_times()
     print(f"warmup in this process: {fused.warmup():.2f} s")
-    compare_all(args.repeats)
+    per_step(compare_all(args.repeats))
     if not args.skip_parallel:
         print("\nparallel check (why the kernels are serial):")
         parallel_check(args.repeats)
