@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("manifold", "tinygen.cli", "the 2-D latent manifold of a VAE with --z-dim 2 (.png)"),
     ("data", "tinygen.cli", "get data sets: `tinygen data fetch mnist` (python -m tinygen.data)"),
     ("eval", "tinygen.evaluate", "every metric of a checkpoint (likelihood, Parzen, FID, IS, ...)"),
+    ("report", "tinygen.report", "train or reuse the four models on one budget; write report.md"),
 ]
 
 

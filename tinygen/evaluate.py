@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class EvalData:
         y_test: (10000,) test labels (a CVAE's likelihood is of log p(x|y)).
         classifier: the scoring classifier (``predict_proba``, ``features``, ``test_accuracy``).
         test_features: (10000, F) its features of the test images (the FID reference).
+        test_statistics: their (mean, covariance), computed once.
     """
 
     dataset: str
@@ -51,6 +52,21 @@ class EvalData:
     y_test: np.ndarray
     classifier: Any
     test_features: np.ndarray
+    test_statistics: tuple = ()
+    floors: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from tinygen.metrics.frechet import feature_statistics
+
+        self.test_statistics = feature_statistics(self.test_features, "test features")
+
+    def frechet_floor(self, n: int) -> float:
+        """The valid-vs-test Fréchet distance at N = n (n ≤ validation size), cached."""
+        from tinygen.metrics import frechet_floor
+
+        if n not in self.floors:
+            self.floors[n] = frechet_floor(self.classifier, self.x_valid, self.test_statistics, n)
+        return self.floors[n]
 
     @classmethod
     def load(cls, dataset: str = "mnist", classifier: Any = None) -> EvalData:
@@ -120,12 +136,10 @@ def evaluate_model(
     labels = scores.balanced_labels(n_samples, model.num_classes) if model.conditional else None
     _say(f"{kind}: drawing {n_samples} samples", progress)
     images = scores.draw_samples(model, n_samples, labels, seed=seed, progress=progress)
-    sample_scores = scores.classifier_scores(images, data.classifier, data.test_features, labels)
+    sample_scores = scores.classifier_scores(images, data.classifier, data.test_statistics, labels)
     metrics.update(sample_scores.to_dict())
     floor_n = min(n_samples, len(data.x_valid))
-    metrics["frechet_floor"] = scores.frechet_floor(
-        data.classifier, data.x_valid, data.test_features, floor_n
-    )
+    metrics["frechet_floor"] = data.frechet_floor(floor_n)
     metrics["frechet_floor_n"] = floor_n
     _say(f"{kind}: Parzen window on {n_samples} samples", progress)
     parzen = scores.parzen_score(images, data.x_test, data.x_valid)

@@ -30,11 +30,19 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
-from tinygen.metrics.frechet import frechet_distance
+from tinygen.metrics.frechet import feature_statistics, frechet_distance_from_stats
 from tinygen.metrics.parzen import ParzenResult, parzen_log_likelihood
 from tinygen.metrics.scores import inception_score, label_accuracy
 
 Sampler = Callable[[int, Any], Any]  # (n, labels (n,) or None) -> (n, 784) images in [0, 1]
+Reference = np.ndarray | tuple[np.ndarray, np.ndarray]  # (M, F) features or (mean, covariance)
+
+
+def _distance(reference: Reference, features: np.ndarray) -> float:
+    """Fréchet distance of features to a reference given as features or as (mean, covariance)."""
+    if not isinstance(reference, tuple):
+        reference = feature_statistics(reference, "reference_features")
+    return frechet_distance_from_stats(*reference, *feature_statistics(features, "features"))
 
 
 @dataclass
@@ -123,7 +131,7 @@ def draw_samples(
 def classifier_scores(
     images: np.ndarray,
     classifier: Any,
-    reference_features: np.ndarray,
+    reference_features: Reference,
     asked_labels: np.ndarray | None = None,
     splits: int = 10,
 ) -> SampleScores:
@@ -134,7 +142,8 @@ def classifier_scores(
         classifier: has ``predict_proba(images)`` -> (N, C) and ``features(images)`` -> (N, F)
             (e.g. `tinygen.models.load_or_train_classifier`).
         reference_features: (M, F) classifier features of the reference images (the test
-            split), e.g. ``classifier.features(x_test)``.
+            split), e.g. ``classifier.features(x_test)``, or their (mean (F,), covariance
+            (F, F)) from `tinygen.metrics.frechet.feature_statistics`, computed once.
         asked_labels: (N,) classes the samples were drawn for, or None (unconditional).
         splits: splits of the Inception Score (Salimans et al. use 10).
 
@@ -143,7 +152,7 @@ def classifier_scores(
     """
     probs = classifier.predict_proba(images)  # (N, C)
     mean, std = inception_score(probs, min(splits, len(images)))
-    distance = frechet_distance(reference_features, classifier.features(images))
+    distance = _distance(reference_features, classifier.features(images))
     accuracy = None
     if asked_labels is not None:
         predicted = np.argmax(probs, axis=1).astype(np.int64)
@@ -152,7 +161,7 @@ def classifier_scores(
 
 
 def frechet_floor(
-    classifier: Any, real_images: np.ndarray, reference_features: np.ndarray, n: int
+    classifier: Any, real_images: np.ndarray, reference_features: Reference, n: int
 ) -> float:
     """Fréchet distance between n real images (e.g. the valid split) and the reference.
 
@@ -162,7 +171,8 @@ def frechet_floor(
     Args:
         classifier: has ``features(images)`` -> (N, F).
         real_images: (M, 784) real images not in the reference set; the first n are used.
-        reference_features: (R, F) features of the reference images (the test split).
+        reference_features: (R, F) features of the reference images (the test split), or
+            their (mean, covariance).
         n: number of real images (the samples' N); at most M.
 
     Returns:
@@ -170,7 +180,7 @@ def frechet_floor(
     """
     if n > len(real_images):
         raise ValueError(f"the floor needs n <= {len(real_images)} real images, got {n}")
-    return frechet_distance(reference_features, classifier.features(real_images[:n]))
+    return _distance(reference_features, classifier.features(real_images[:n]))
 
 
 def parzen_score(
