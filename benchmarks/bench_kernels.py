@@ -28,10 +28,10 @@ import time
 import numba
 import numpy as np
 from numba import njit, prange
-from tinygen.kernels import cpu, reference
-from tinygen.kernels.reference_optim import adam_scalars
 
 from tinygen import fused
+from tinygen.kernels import cpu, reference
+from tinygen.kernels.reference_optim import adam_scalars
 
 F32 = np.float32
 W1_LAYERS = [(784, 400), (400, 20), (400, 20), (20, 400), (400, 784)]

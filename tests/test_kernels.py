@@ -15,9 +15,9 @@ import sys
 
 import numpy as np
 import pytest
-from tinygen.kernels import KERNELS, cpu, cpu_math, reference
 
 from tinygen import fused
+from tinygen.kernels import KERNELS, cpu, cpu_math, reference
 
 SHAPES = [(1, 1), (3, 7), (17, 31), (128, 784)]  # 1, odd, primes, the VAE's output layer
 TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}

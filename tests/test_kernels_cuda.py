@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from test_kernels import CASES, compare
-from tinygen.kernels import reference
 
 from tinygen import backend, fused
+from tinygen.kernels import reference
 
 SIMULATOR_SHAPES = [(1, 1), (3, 37)]  # 37 > the simulator's 32 threads: strided loops run
 
