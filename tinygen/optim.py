@@ -37,6 +37,13 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError
 
+    def to(self, device: str) -> Optimizer:
+        """Move the optimiser's state to a device (after ``model.to(device)``), in place."""
+        for buffers in self._buffers().values():
+            for index, buffer in enumerate(buffers):
+                buffers[index] = backend.to_device(buffer, device)
+        return self
+
     def _buffers(self) -> dict[str, list[Any]]:
         return {}
 
