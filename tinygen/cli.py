@@ -6,9 +6,9 @@ into a one-paragraph message and exit status 1. What does not: any training or p
 logic (``tinygen.train``, ``tinygen.viz``); heavy imports happen inside the subcommands, so
 ``tinygen --help`` is quick.
 
-Subcommands are registered in ``COMMANDS``: (name, module, help). A module provides
-``add_arguments(parser)`` and ``run(args) -> int``; this file is the module of the built-in
-ones. ``tinygen eval`` and ``tinygen report`` plug in by adding their module's line there.
+Subcommands are registered in ``COMMANDS``: (name, module, help). The module provides
+``add_<name>_arguments(parser)`` and ``run_<name>(args) -> int``; this file is the module of
+the built-in ones, and ``tinygen eval`` / ``tinygen report`` plug in with one line each.
 """
 
 from __future__ import annotations
