@@ -117,7 +117,8 @@ def plot_losses(
         axis.plot(steps[window - 1 :], smooth, linewidth=1.4)
         settled = values[len(values) // 20 :]  # the first steps' huge losses would flatten the rest
         low, high = np.percentile(settled, [0.5, 99.5])
-        axis.set_ylim(low - 0.05 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
+        margin = 0.05 * (high - low) or 0.05 * abs(high) or 0.05  # a flat series gets a band too
+        axis.set_ylim(low - margin, high + margin)
         axis.set_title(name)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
