@@ -37,6 +37,7 @@ COMMANDS: list[tuple[str, str, str]] = [
 
 # ----- train --------------------------------------------------------------------------------
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `tinygen train`."""
     parser.add_argument("model", choices=MODELS)
     parser.add_argument(
         "--dataset", choices=("mnist", "fashion-mnist"), help="training data (default mnist)"
@@ -57,6 +58,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    """Train (or resume) a run; print where the checkpoint, metrics and samples are."""
     from tinygen.train import TrainConfig, load_checkpoint, make_trainer
 
     config = TrainConfig(
@@ -89,6 +91,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 # ----- sample -------------------------------------------------------------------------------
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `tinygen sample`."""
     parser.add_argument("checkpoint", help="a checkpoint.npz or a run folder")
     parser.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
     parser.add_argument(
@@ -108,6 +111,7 @@ def sample_labels(n: int, num_classes: int, label: int | None) -> np.ndarray:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    """Draw samples from a checkpoint into a .png grid or an .npz (images, labels)."""
     import tinygen
     from tinygen import viz
     from tinygen.train import load_model
@@ -138,6 +142,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 # ----- interpolate and manifold ---------------------------------------------------------------
 def add_interpolate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `tinygen interpolate`."""
     parser.add_argument("checkpoint", help="a checkpoint.npz or a run folder")
     parser.add_argument("--out", required=True, help="the .png file")
     parser.add_argument("--rows", type=int, default=8, help="number of walks (default 8)")
@@ -147,6 +152,7 @@ def add_interpolate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_interpolate(args: argparse.Namespace) -> int:
+    """Write walks between pairs of latent points as a .png grid."""
     from tinygen import viz
     from tinygen.train import load_model
 
@@ -160,6 +166,7 @@ def run_interpolate(args: argparse.Namespace) -> int:
 
 
 def add_manifold_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `tinygen manifold`."""
     parser.add_argument("checkpoint", help="a checkpoint.npz or a run folder (z_dim = 2)")
     parser.add_argument("--out", required=True, help="the .png file")
     parser.add_argument("--n", type=int, default=20, help="images per axis (default 20)")
@@ -167,6 +174,7 @@ def add_manifold_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_manifold(args: argparse.Namespace) -> int:
+    """Write the decoded n x n grid of a 2-D latent space as a .png."""
     from tinygen import viz
     from tinygen.train import load_model
 
@@ -178,6 +186,7 @@ def run_manifold(args: argparse.Namespace) -> int:
 
 # ----- data -------------------------------------------------------------------------------
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `tinygen data` (everything goes to tinygen.data)."""
     parser.add_argument(
         "arguments",
         nargs=argparse.REMAINDER,
@@ -186,6 +195,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_data(args: argparse.Namespace) -> int:
+    """Run `python -m tinygen.data` with the remaining arguments."""
     from tinygen.data.__main__ import main as data_main  # lazy: only this command needs it
 
     return data_main(args.arguments or ["--help"])

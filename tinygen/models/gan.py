@@ -74,6 +74,7 @@ class GAN(nn.Module):
 
     @property
     def conditional(self) -> bool:
+        """True for the AC-GAN (G and D see class labels)."""
         return self.num_classes > 0
 
     def config(self) -> dict:
@@ -88,7 +89,7 @@ class GAN(nn.Module):
 
     # ----- the two networks ---------------------------------------------------------------
     def noise(self, n: int) -> Tensor:
-        """z ~ N(0, I), (n, z_dim), from tinygen's seeded generator."""
+        """Noise z ~ N(0, I) of shape (n, z_dim), from tinygen's seeded generator."""
         return tinygen.randn(n, self.z_dim)
 
     def generate(self, z: Tensor, labels: Any = None) -> Tensor:

@@ -112,6 +112,7 @@ class VAE(nn.Module):
 
     @property
     def conditional(self) -> bool:
+        """True for the CVAE (encoder and decoder see class labels)."""
         return self.num_classes > 0
 
     def config(self) -> dict:
@@ -153,7 +154,7 @@ class VAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-        """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I): differentiable in mu and logvar."""
+        """Reparameterized draw z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) (differentiable)."""
         return Normal(mu, (logvar * 0.5).exp()).rsample()
 
     def forward(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor, Tensor]:

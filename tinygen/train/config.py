@@ -68,6 +68,7 @@ class TrainConfig:
         return TrainConfig(**values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as JSON-able data (stored in checkpoints)."""
         values = dataclasses.asdict(self)
         values["betas"] = None if self.betas is None else list(self.betas)
         return values

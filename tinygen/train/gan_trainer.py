@@ -28,6 +28,7 @@ class GANTrainer(Trainer):
     loss_keys = ("loss_d", "loss_g", "d_real", "d_fake")
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
+        """Two Adams: one on G's parameters, one on D's."""
         lr, betas = self.config.lr, self.config.betas
         return {
             "generator": tinygen.optim.Adam(self.model.generator.parameters(), lr=lr, betas=betas),

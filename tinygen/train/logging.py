@@ -64,9 +64,11 @@ class MetricsLog:
         self._file.write(json.dumps(record) + "\n")
 
     def flush(self) -> None:
+        """Push buffered lines to the file (the trainer calls it every epoch)."""
         self._file.flush()
 
     def close(self) -> None:
+        """Close the file (idempotent)."""
         if not self._file.closed:
             self._file.close()
 

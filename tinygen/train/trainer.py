@@ -138,6 +138,7 @@ class Trainer:
 
     # ----- what a family defines ----------------------------------------------------------
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
+        """The optimisers by name (their states go into checkpoints)."""
         raise NotImplementedError
 
     def prepare_images(self, images: np.ndarray, owned: bool) -> np.ndarray:

@@ -50,6 +50,7 @@ class VAETrainer(Trainer):
     loss_keys = ("loss", "reconstruction", "kl")
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
+        """One Adam on all the parameters."""
         return {
             "vae": tinygen.optim.Adam(
                 self.model.parameters(), lr=self.config.lr, betas=self.config.betas
