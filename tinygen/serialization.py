@@ -114,9 +114,18 @@ def load(path: str | os.PathLike) -> Any:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
+    with open(path, "rb") as file:
+        raw = file.read()
+    if raw[:1] == b"\x80":  # the opcode that starts every binary pickle
+        raise CheckpointError(
+            f"{path}: a pickle, refused (tinygen never unpickles: it could run arbitrary code)"
+        )
+    if raw[:4] != b"PK\x03\x04":  # a .npz is a zip archive
+        raise CheckpointError(
+            f"{path}: not a tinygen checkpoint (not a zip archive; truncated, "
+            "corrupted or another format)"
+        )
     try:
-        with open(path, "rb") as file:
-            raw = file.read()
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except ValueError as error:

@@ -22,7 +22,8 @@ import numpy as np
 def _as_tensor(array: np.ndarray, device: str) -> Any:
     import tinygen  # lazy: the engine is only needed once batches are served
 
-    return tinygen.tensor(array, dtype=array.dtype, device=device)
+    # the batch is a fresh array (fancy indexing copies), so wrap it instead of copying again
+    return tinygen.Tensor._wrap(tinygen.backend.to_device(array, device))
 
 
 def _default_seed() -> int:
@@ -104,7 +105,7 @@ class DataLoader:
         for index in range(self.batch, len(self)):
             start, stop = index * self.batch_size, (index + 1) * self.batch_size
             if order is None:
-                batch = tuple(a[start:stop] for a in self.arrays)
+                batch = tuple(a[start:stop].copy() for a in self.arrays)  # own the memory
             else:
                 rows = order[start:stop]
                 batch = tuple(np.take(a, rows, axis=0) for a in self.arrays)

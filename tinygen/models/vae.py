@@ -37,7 +37,6 @@ import numpy as np
 
 import tinygen
 from tinygen import nn
-from tinygen.distributions import Normal
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
 
@@ -154,8 +153,11 @@ class VAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-        """Reparameterized draw z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) (differentiable)."""
-        return Normal(mu, (logvar * 0.5).exp()).rsample()
+        """Reparameterized draw z = mu + exp(logvar / 2) * eps, eps ~ N(0, I) (differentiable).
+
+        One fused op (``F.reparameterize``): the same draw as ``Normal(mu, std).rsample()``.
+        """
+        return F.reparameterize(mu, logvar)
 
     def forward(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor, Tensor]:
         """Encode, draw one z, decode: returns (logits (B, D), mu (B, z), logvar (B, z))."""
