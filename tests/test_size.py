@@ -1,0 +1,30 @@
+"""The line budget of style.md: no file in tinygen/ or kernels/ past the hard limit of 500
+lines, and the whole package within an agreed total, so that it stays readable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HARD_LIMIT = 500  # lines per file
+BUDGET = 12_000  # lines in tinygen/ + kernels/ together (about 10,300 when set)
+
+
+def source_files() -> list[Path]:
+    return sorted(
+        [*ROOT.joinpath("tinygen").rglob("*.py"), *ROOT.joinpath("kernels").rglob("*.py")]
+    )
+
+
+def test_no_file_past_the_hard_limit() -> None:
+    too_long = {
+        str(p.relative_to(ROOT)): n
+        for p in source_files()
+        if (n := len(p.read_text().splitlines())) > HARD_LIMIT
+    }
+    assert not too_long, f"files over {HARD_LIMIT} lines: {too_long}"
+
+
+def test_the_package_stays_within_its_line_budget() -> None:
+    total = sum(len(p.read_text().splitlines()) for p in source_files())
+    assert total <= BUDGET, f"{total} lines in tinygen/ + kernels/, budget {BUDGET}"
