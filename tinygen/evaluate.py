@@ -231,6 +231,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``tinygen eval`` (see the module docstring)."""
     add = parser.add_argument
     add("checkpoint", help="a checkpoint.npz or a run folder")
     add("--k", type=int, default=5000, help="importance samples per test image (default 5000)")
@@ -250,6 +251,7 @@ def fast_options(k: int, n_samples: int, n_test: int | None) -> tuple[int, int, 
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """Evaluate the checkpoint, print the table, save the JSON; returns the exit status."""
     from tinygen.metrics.likelihood import check_k
 
     k, n_samples, n_test = args.k, args.n_samples, args.n_test

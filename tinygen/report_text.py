@@ -237,7 +237,8 @@ def write_markdown(out: Path, report: dict[str, Any]) -> Path:
         f"Scoring classifier: tinygen MLP, test accuracy {first['classifier_test_accuracy']:.4f}. "
         f"Sample scores on {n} samples (conditional models: classes balanced); likelihoods on "
         f"the first {options['n_test']} test images with k = {k} importance samples "
-        "(the IWAE protocol uses k = 5000 on all 10,000).",
+        "(the IWAE protocol uses k = 5000 on all 10,000). Evaluation took "
+        f"{sum(m['eval_seconds'] for m in models.values()):.0f} s.",
         "",
         table(models, real, options),
         "",
