@@ -9,7 +9,7 @@ The peers are imported from ../shared/bench (``--peers-dir``); each is timed by 
 script's printed s/epoch (JAX: the second epoch of each call, so compile time is left out).
 tinygen's kernels are compiled once before timing (``tinygen.fused.warmup``), and that
 first-call compile time is printed on its own line. Peak memory (``--memory``) is measured
-in a fresh subprocess per engine (ru_maxrss of one epoch), since one process cannot tell
+in a fresh subprocess per engine (VmHWM over one epoch), since one process cannot tell
 engines apart.
 """
 
@@ -134,7 +134,7 @@ def make_engines(workload: str, peers_dir: str, names: list[str]) -> list:
 
 
 def peak_memory_mb(engine: str, workload: str, peers_dir: str) -> float | None:
-    """ru_maxrss (MB) of a fresh process that runs one epoch with one engine."""
+    """Peak resident memory (MB) of a fresh process that runs one epoch with one engine."""
     code = (
         f"import sys, resource; sys.argv=['run.py']; sys.path.insert(0, {HERE!r}); "
         f"import run; e = run.make_engines({workload!r}, {peers_dir!r}, [{engine!r}]); "
