@@ -157,6 +157,17 @@ def main() -> None:
     parser.add_argument("--peers-dir", default=os.path.join(HERE, "..", "..", "shared", "bench"))
     args = parser.parse_args()
     print(f"CPU, {os.cpu_count()} cores; numpy {np.__version__}; repeats {args.repeats}")
+    # peak memory first, for every workload, while this process is still small: a child
+    # spawned from a big parent was seen to report the parent's high-water mark
+    memory = (
+        {
+            (workload, name): peak_memory_mb(name, workload, args.peers_dir)
+            for workload in args.workloads
+            for name in args.engines
+        }
+        if args.memory
+        else {}
+    )
     for workload in args.workloads:
         engines = make_engines(workload, args.peers_dir, args.engines)
         times: dict[str, list[float]] = {e.name: [] for e in engines}
@@ -185,8 +196,8 @@ def main() -> None:
         print("|---|---|---|---|---|")
         for name, median in medians.items():
             ratio = f"{median / best_peer:.2f}x" if best_peer else "-"
-            memory = peak_memory_mb(name, workload, args.peers_dir) if args.memory else None
-            memory_text = f"{memory:.0f}" if memory else "-"
+            peak = memory.get((workload, name))
+            memory_text = f"{peak:.0f}" if peak else "-"
             print(f"| {name} | {median:.2f} | {ratio} | {floor / median:.0%} | {memory_text} |")
         print()
 
