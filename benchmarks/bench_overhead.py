@@ -51,15 +51,17 @@ def main() -> None:
     args = parser.parse_args()
     ops = args.ops // 5 * 5
     rows = []
-    forward, both = time_engine(lambda: tg.tensor(np.float32(0.3), requires_grad=True), ops,
-                                args.repeats)
+    forward, both = time_engine(
+        lambda: tg.tensor(np.float32(0.3), requires_grad=True), ops, args.repeats
+    )
     rows.append(("tinygen", forward, both))
     try:
         import torch
 
         torch.set_num_threads(1)
         forward, both = time_engine(
-            lambda: torch.tensor(0.3, requires_grad=True), ops, args.repeats)
+            lambda: torch.tensor(0.3, requires_grad=True), ops, args.repeats
+        )
         rows.append((f"torch {torch.__version__}", forward, both))
     except ImportError:
         pass
