@@ -282,3 +282,16 @@ def test_mlp_separates_two_spirals() -> None:
         opt.step()
     accuracy = (model(inputs).argmax(axis=1).numpy() == y).mean()
     assert accuracy >= 0.99, f"training accuracy {accuracy:.3f}"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda p: tg.optim.Adam([p], lr=0.1), lambda p: tg.optim.SGD([p], lr=0.1, momentum=0.9)],
+)
+def test_optimisers_update_non_contiguous_parameters_in_place(make) -> None:  # noqa: ANN001
+    param = nn.Parameter(np.ones((3, 4), np.float32))
+    param.data = np.asfortranarray(param.data)  # e.g. loaded from a transposed array
+    optimizer = make(param)
+    param.grad = tg.tensor(np.ones((3, 4), np.float32))
+    optimizer.step()
+    np.testing.assert_allclose(param.numpy(), 0.9, rtol=1e-6)

@@ -7,13 +7,13 @@ moment estimates) lives on the parameters' device and round-trips through
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from tinygen import backend
+from tinygen.kernels import reference_optim
 from tinygen.nn.module import Parameter
 from tinygen.ops import fastpath
 
@@ -99,16 +99,15 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         for param, velocity in zip(self.params, self.velocity):
-            if param.grad is None:
-                continue
-            grad = param.grad.data
-            if self.weight_decay:
-                grad = grad + self.weight_decay * param.data
-            if self.momentum:
-                velocity *= self.momentum if self.started else 0.0  # first step: b = g
-                velocity += grad
-                grad = velocity
-            param.data -= self.lr * grad
+            if param.grad is not None:
+                update = _update_kernel("sgd_step", param.data, param.grad.data)
+                update(
+                    *_flat(param.data, param.grad.data, velocity),
+                    self.lr,
+                    self.momentum,
+                    self.weight_decay,
+                    not self.started,
+                )
         self.started = True
 
     def _buffers(self) -> dict[str, list[Any]]:
@@ -151,29 +150,17 @@ class Adam(Optimizer):
     def step(self) -> None:
         self.steps += 1
         beta1, beta2 = self.betas
-        step_size = self.lr / (1 - beta1**self.steps)
-        correction2_sqrt = math.sqrt(1 - beta2**self.steps)
         for param, m, v in zip(self.params, self.m, self.v):
-            if param.grad is None:
-                continue
-            p, g = param.data, param.grad.data
-            if fastpath.forward_kernels(p, g) and p.flags.c_contiguous and g.flags.c_contiguous:
-                # one pass over memory per parameter (kernels/cpu_optim.py), same arithmetic
-                adam = fastpath.kernel("adam_step", p)
-                flat = (p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1))
-                adam(*flat, self.lr, beta1, beta2, self.eps, self.weight_decay, self.steps)
-            else:
-                _adam_update(
-                    p,
-                    g,
-                    m,
-                    v,
-                    step_size,
+            if param.grad is not None:
+                update = _update_kernel("adam_step", param.data, param.grad.data)
+                update(
+                    *_flat(param.data, param.grad.data, m, v),
+                    self.lr,
                     beta1,
                     beta2,
-                    correction2_sqrt,
                     self.eps,
                     self.weight_decay,
+                    self.steps,
                 )
 
     def _buffers(self) -> dict[str, list[Any]]:
@@ -189,25 +176,18 @@ class Adam(Optimizer):
         }
 
 
-def _adam_update(
-    p: Any,
-    g: Any,
-    m: Any,
-    v: Any,
-    step_size: float,
-    beta1: float,
-    beta2: float,
-    correction2_sqrt: float,
-    eps: float,
-    weight_decay: float,
-) -> None:
-    """One Adam update of one parameter array, in place (NumPy/CuPy reference version)."""
-    xp = backend.array_module(p)
-    if weight_decay:
-        g = g + weight_decay * p
-    m *= beta1
-    m += (1 - beta1) * g
-    v *= beta2
-    v += (1 - beta2) * (g * g)
-    denom = xp.sqrt(v) / correction2_sqrt + eps
-    p -= step_size * (m / denom)
+def _update_kernel(name: str, param: Any, grad: Any) -> Any:
+    """The update of kernels/reference_optim.py, or its one-pass Numba twin when the fast
+    path applies (float32, contiguous): one definition of each optimiser's arithmetic."""
+    if fastpath.forward_kernels(param, grad) and param.flags.c_contiguous:
+        return fastpath.kernel(name, param)
+    return getattr(reference_optim, name)
+
+
+def _flat(*arrays: Any) -> list[Any]:
+    """1-D views for the kernels when every array is contiguous; otherwise the arrays as
+    they are (only the elementwise reference receives those, and a reshape would copy and
+    lose the in-place update)."""
+    if all(a.flags.c_contiguous for a in arrays):
+        return [a.reshape(-1) for a in arrays]
+    return list(arrays)
