@@ -1,9 +1,12 @@
 """Every differentiable primitive op, one class each, forward and backward side by side.
 
-- ``elementwise``: + - * / ** neg exp log tanh sigmoid softplus relu leaky_relu abs where cast
+- ``elementwise``: + - * / ** neg exp log tanh sigmoid softplus relu leaky_relu abs clip
+  where cast
 - ``reduce``: sum, max, matmul
 - ``shape``: reshape, transpose, broadcast_to, getitem / index_add, cat, to(device)
-- ``fused``: ops whose body a Numba kernel may replace (linear + activation, the losses)
+- ``linear``, ``losses``: fused ops a Numba kernel may run (linear + activation; BCE,
+  log-softmax, cross-entropy, Gaussian KL, the reparameterized sample); ``fastpath`` says when
 
-Everything else (mean, var, min, stack, log_softmax, the losses ...) is composed from these.
+Everything else (mean, var, min, sqrt, stack, softmax, logsumexp, mse ...) is composed from
+these.
 """
