@@ -11,7 +11,7 @@ from fixtures_models import needs_mnist
 from test_metrics_models import small_classifier
 
 from tinygen import cli
-from tinygen.report_text import comparison
+from tinygen.report.text import comparison
 
 
 def tinygen_main(*argv):

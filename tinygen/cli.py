@@ -1,47 +1,42 @@
-"""The ``tinygen`` command line: train, sample, interpolate, manifold, data.
+"""The ``tinygen`` command line: train, sample, interpolate, manifold, data, eval, report.
 
-What lives here: the argparse parser, one small ``run_*`` function per subcommand, and the
-error handling that turns known failures (diverged training, missing data, bad checkpoints)
-into a one-paragraph message and exit status 1. What does not: any training or plotting
-logic (``tinygen.train``, ``tinygen.viz``); heavy imports happen inside the subcommands, so
-``tinygen --help`` is quick.
+What lives here: the argparse parser, one small ``run_*`` function per subcommand of the
+models' life (train, sample, interpolate, manifold, data), the table ``COMMANDS`` that
+registers every subcommand, and the error handling that turns known failures (diverged
+training, missing data, bad checkpoints) into a one-paragraph message and exit status 1.
+What does not: any training, evaluation or plotting logic (``tinygen.train``,
+``tinygen.report``, ``tinygen.viz``) or a run's settings (``TrainConfig.resolved``).
 
-Subcommands are registered in ``COMMANDS``: (name, module, help). The module provides
-``add_<name>_arguments(parser)`` and ``run_<name>(args) -> int``; this file is the module of
-the built-in ones, and ``tinygen eval`` / ``tinygen report`` plug in with one line each.
+Each entry of ``COMMANDS`` is (name, (add_arguments, run), help): ``add_arguments(parser)``
+adds the subcommand's options and ``run(args) -> int`` runs it; ``eval`` and ``report``
+bring theirs from ``tinygen.report``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
-MODELS = ("vae", "cvae", "gan", "cgan")
-
-# (name, module, help): the module defines add_<name>_arguments(parser) and run_<name>(args).
-COMMANDS: list[tuple[str, str, str]] = [
-    ("train", "tinygen.cli", "train a VAE, CVAE, GAN or AC-GAN (cgan)"),
-    ("sample", "tinygen.cli", "draw samples from a checkpoint into a .png grid or an .npz"),
-    ("interpolate", "tinygen.cli", "walks between latent points, as a .png grid"),
-    ("manifold", "tinygen.cli", "the 2-D latent manifold of a VAE with --z-dim 2 (.png)"),
-    ("data", "tinygen.cli", "get data sets: `tinygen data fetch mnist` (python -m tinygen.data)"),
-    ("eval", "tinygen.evaluate", "every metric of a checkpoint (likelihood, Parzen, FID, IS, ...)"),
-    ("report", "tinygen.report", "train or reuse the four models on one budget; write report.md"),
-]
+import tinygen
+from tinygen import viz
+from tinygen.data import DATASETS, DataFormatError, DataNotFoundError
+from tinygen.data.__main__ import main as data_main
+from tinygen.models import MODELS
+from tinygen.report import evaluate
+from tinygen.report import run as report
+from tinygen.serialization import CheckpointError
+from tinygen.train import TrainConfig, TrainingDiverged, load_model, make_trainer
 
 
 # ----- train --------------------------------------------------------------------------------
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen train`."""
-    parser.add_argument("model", choices=MODELS)
-    parser.add_argument(
-        "--dataset", choices=("mnist", "fashion-mnist"), help="training data (default mnist)"
-    )
+    parser.add_argument("model", choices=list(MODELS))
+    parser.add_argument("--dataset", choices=DATASETS, help="training data (default mnist)")
     parser.add_argument("--epochs", type=int, help="epochs in total (default: VAE 10, GAN 25)")
     parser.add_argument("--batch-size", type=int, help="default: VAE 128, GAN 64")
     parser.add_argument("--lr", type=float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
@@ -59,8 +54,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train (or resume) a run; print where the checkpoint, metrics and samples are."""
-    from tinygen.train import TrainConfig, load_checkpoint, make_trainer
-
     config = TrainConfig(
         model=args.model,
         dataset=args.dataset,
@@ -71,13 +64,7 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         out=args.out,
         limit=args.limit,
-    )
-    checkpoint = Path(config.resolved().out) / "checkpoint.npz"
-    if args.resume and checkpoint.exists():  # the run's own settings, overridden by flags
-        saved = load_checkpoint(checkpoint)
-        if saved["kind"] != args.model:
-            raise ValueError(f"{checkpoint} holds a {saved['kind']} run, not {args.model}")
-        config = config.override(saved["config"])
+    ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
     trainer = make_trainer(config, progress=not args.no_progress)
     summaries = trainer.fit(resume=args.resume)
     last = summaries[-1] if summaries else {}
@@ -112,10 +99,6 @@ def sample_labels(n: int, num_classes: int, label: int | None) -> np.ndarray:
 
 def run_sample(args: argparse.Namespace) -> int:
     """Draw samples from a checkpoint into a .png grid or an .npz (images, labels)."""
-    import tinygen
-    from tinygen import viz
-    from tinygen.train import load_model
-
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, not {args.n}")
     model, _ = load_model(args.checkpoint)
@@ -153,9 +136,6 @@ def add_interpolate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_interpolate(args: argparse.Namespace) -> int:
     """Write walks between pairs of latent points as a .png grid."""
-    from tinygen import viz
-    from tinygen.train import load_model
-
     model, _ = load_model(args.checkpoint)
     images = viz.interpolation_images(model, args.rows, args.steps, args.seed, not args.linear)
     viz.save_image_grid(images, args.out, nrow=args.steps)
@@ -175,9 +155,6 @@ def add_manifold_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_manifold(args: argparse.Namespace) -> int:
     """Write the decoded n x n grid of a 2-D latent space as a .png."""
-    from tinygen import viz
-    from tinygen.train import load_model
-
     model, _ = load_model(args.checkpoint)
     viz.save_image_grid(viz.manifold_images(model, args.n, args.label), args.out, nrow=args.n)
     print(f"{args.n}x{args.n} manifold of the {model.kind} -> {args.out}")
@@ -196,33 +173,62 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_data(args: argparse.Namespace) -> int:
     """Run `python -m tinygen.data` with the remaining arguments."""
-    from tinygen.data.__main__ import main as data_main  # lazy: only this command needs it
-
     return data_main(args.arguments or ["--help"])
 
 
 # ----- the parser and main ---------------------------------------------------------------------
+Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+COMMANDS: list[tuple[str, Command, str]] = [
+    ("train", (add_train_arguments, run_train), "train a VAE, CVAE, GAN or AC-GAN (cgan)"),
+    (
+        "sample",
+        (add_sample_arguments, run_sample),
+        "draw samples from a checkpoint into a .png grid or an .npz",
+    ),
+    (
+        "interpolate",
+        (add_interpolate_arguments, run_interpolate),
+        "walks between latent points, as a .png grid",
+    ),
+    (
+        "manifold",
+        (add_manifold_arguments, run_manifold),
+        "the 2-D latent manifold of a VAE with --z-dim 2 (.png)",
+    ),
+    (
+        "data",
+        (add_data_arguments, run_data),
+        "get data sets: `tinygen data fetch mnist` (python -m tinygen.data)",
+    ),
+    (
+        "eval",
+        (evaluate.add_eval_arguments, evaluate.run_eval),
+        "every metric of a checkpoint (likelihood, Parzen, FID, IS, ...)",
+    ),
+    (
+        "report",
+        (report.add_report_arguments, report.run_report),
+        "train or reuse the four models on one budget; write report.md",
+    ),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with one subparser per entry of COMMANDS."""
     parser = argparse.ArgumentParser(
         prog="tinygen", description="Deep generative models from scratch (tinygen)."
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name, help_text in COMMANDS:
-        module: ModuleType = importlib.import_module(module_name)
+    for name, (add_arguments, run), help_text in COMMANDS:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        getattr(module, f"add_{name}_arguments")(sub)
-        sub.set_defaults(run=getattr(module, f"run_{name}"))
+        add_arguments(sub)
+        sub.set_defaults(run=run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``tinygen ...``; returns the exit status (also used by the console script)."""
     args = build_parser().parse_args(argv)
-    from tinygen.data import DataFormatError, DataNotFoundError
-    from tinygen.serialization import CheckpointError
-    from tinygen.train import TrainingDiverged
-
     try:
         return int(args.run(args) or 0)
     except (

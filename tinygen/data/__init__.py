@@ -1,7 +1,8 @@
 """tinygen.data: MNIST, Fashion-MNIST, IDX files, synthetic sets and the DataLoader.
 
 Importing this package needs only NumPy; the engine is imported when a DataLoader first serves
-a batch. Set-up for offline use: ``python -m tinygen.data fetch mnist``.
+a batch. ``DATASETS`` is the one list of data-set names (the CLI's choices). Set-up for
+offline use: ``python -m tinygen.data fetch mnist``.
 """
 
 from tinygen.data import synthetic
@@ -12,9 +13,10 @@ from tinygen.data.idx import read_idx, write_idx
 from tinygen.data.loader import DataLoader
 from tinygen.data.mnist import load_fashion_mnist, load_mnist
 from tinygen.data.safe_pickle import NumpyOnlyUnpickler, load_numpy_pickle
-from tinygen.data.sources import cache_dir
+from tinygen.data.sources import DATASETS, cache_dir
 
 __all__ = [
+    "DATASETS",
     "DataFormatError",
     "DataLoader",
     "DataNotFoundError",

@@ -1,14 +1,18 @@
-"""The generative models (VAE, CVAE, GAN, AC-GAN) and the scoring classifier; re-exports only.
+"""The generative models (VAE, CVAE, GAN, AC-GAN) and the scoring classifier: re-exports and
+the registry of model kinds.
 
-``build_model(kind, **config)`` rebuilds a model from the ``kind`` and ``config()`` stored in
-a checkpoint; ``MODELS`` maps the kinds "vae", "cvae", "gan", "cgan" to their classes.
+``MODELS`` maps each kind ("vae", "cvae", "gan", "cgan": the classes' ``kind``) to its class
+and is the one list of kinds (the CLI's choices, the report's four models); ``FAMILY`` maps a
+kind to "vae" or "gan", the family whose trainer and defaults it takes. ``build_model(kind,
+**config)`` rebuilds a model from the ``kind`` and ``config()`` stored in a checkpoint.
 """
 
 from tinygen.models.classifier import MNISTClassifier, load_or_train_classifier
 from tinygen.models.gan import ACGAN, GAN
 from tinygen.models.vae import CVAE, VAE
 
-MODELS = {"vae": VAE, "cvae": CVAE, "gan": GAN, "cgan": ACGAN}
+MODELS = {model.kind: model for model in (VAE, CVAE, GAN, ACGAN)}
+FAMILY = {kind: "vae" if issubclass(model, VAE) else "gan" for kind, model in MODELS.items()}
 
 
 def build_model(kind: str, **config: object) -> VAE | GAN:
@@ -22,13 +26,14 @@ def build_model(kind: str, **config: object) -> VAE | GAN:
         The model, initialised from tinygen's seeded generator.
     """
     if kind not in MODELS:
-        raise ValueError(f"unknown model {kind!r}; expected one of {sorted(MODELS)}")
+        raise ValueError(f"unknown model {kind!r}; expected one of {list(MODELS)}")
     return MODELS[kind](**config)
 
 
 __all__ = [
     "ACGAN",
     "CVAE",
+    "FAMILY",
     "GAN",
     "MNISTClassifier",
     "MODELS",

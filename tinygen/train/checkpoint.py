@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import tinygen
+from tinygen.models import build_model
 from tinygen.serialization import CheckpointError
 
 FORMAT = "tinygen-run-v1"
@@ -75,8 +76,6 @@ def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
     Returns:
         (model, checkpoint dict).
     """
-    from tinygen.models import build_model
-
     state = load_checkpoint(path)
     model = build_model(state["kind"], **state["model_config"])
     model.load_state_dict(state["model"])

@@ -1,8 +1,15 @@
-"""The settings of a training run: ``TrainConfig`` and the defaults of each model family.
+"""The settings of a training run: ``TrainConfig``, the family defaults, and how they combine.
 
-What lives here: the model -> family map, the defaults (the standard workloads W1 and W2 of
-``shared/bench/ref_torch.py``) and the config dataclass with its resolve/merge rules. What does
-not: anything that trains.
+What lives here: the defaults of each model family and the config dataclass with the one
+function that decides a run's settings, ``TrainConfig.resolved`` (a given model's kind and
+z_dim, the fields set, a resumed checkpoint's saved config, the defaults, in that order).
+What does not: the list of model kinds and their families (``tinygen.models.MODELS``,
+``FAMILY``), the list of data sets (``tinygen.data.DATASETS``), anything that trains.
+
+The defaults are the two standard workloads of ``benchmarks/workloads.py``. W1 is the VAE
+784-400-20 (ReLU, Bernoulli decoder) on MNIST, batch 128, Adam lr 1e-3 with betas (0.9,
+0.999), 10 epochs. W2 is the AC-GAN of MLPs (G 110-256-512-1024-784, D 784-512-256-(1+10)),
+batch 64, Adam lr 2e-4 with betas (0.5, 0.999) for both networks.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-FAMILY = {"vae": "vae", "cvae": "vae", "gan": "gan", "cgan": "gan"}
-DEFAULTS = {  # the standard workloads W1 (vae) and W2 (cgan) of shared/bench/ref_torch.py
+from tinygen.models import FAMILY
+from tinygen.train.checkpoint import FILENAME, load_checkpoint
+
+DEFAULTS = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
     "vae": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "betas": (0.9, 0.999), "z_dim": 20},
     "gan": {"epochs": 25, "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999), "z_dim": 100},
 }
@@ -26,7 +35,7 @@ class TrainConfig:
         model: "vae", "cvae", "gan" or "cgan".
         dataset: "mnist" (default) or "fashion-mnist".
         epochs: passes over the training set (VAE 10; GAN 25: the AC-GAN's label accuracy is
-            >= 0.955 from epoch 17 on and 0.976 at 25, measured; the notes' PyTorch log used 30).
+            >= 0.955 from epoch 17 on and 0.976 at 25, measured with tinygen).
         batch_size: images per step (VAE 128; GAN 64).
         lr: Adam's learning rate (VAE 1e-3; GAN 2e-4 for both G and D).
         betas: Adam's betas (VAE (0.9, 0.999); GAN (0.5, 0.999)).
@@ -49,22 +58,48 @@ class TrainConfig:
     limit: int | None = None
     model_options: dict | None = None
 
-    def resolved(self) -> TrainConfig:
-        """A copy with every None replaced by its default."""
-        if self.model not in FAMILY:
-            raise ValueError(f"unknown model {self.model!r}; expected one of {sorted(FAMILY)}")
+    def resolved(self, model: Any = None, resume: bool = False) -> TrainConfig:
+        """The settings the run trains with, every None filled in.
+
+        Precedence, highest first: the given model's kind and z_dim; the fields set (not
+        None) here; with ``resume``, the config saved in the run folder's checkpoint (when
+        there is one); the defaults of the model's family. Resolving a resolved config
+        changes nothing.
+
+        Args:
+            model: the model to be trained, when the caller built it.
+            resume: the run continues from ``OUT/checkpoint.npz``: fields left None take
+                its saved values (the run folder stays OUT).
+
+        Returns:
+            A new TrainConfig with no None field.
+
+        Raises:
+            ValueError: an unknown model kind, or a checkpoint in OUT holding another kind.
+        """
+        config = self
+        if model is not None:  # the model decides what the config says about it
+            config = dataclasses.replace(config, model=model.kind, z_dim=model.z_dim)
+        if config.model not in FAMILY:
+            raise ValueError(f"unknown model {config.model!r}; expected one of {list(FAMILY)}")
+        out = config.out or str(Path("runs") / config.model)
+        checkpoint = Path(out) / FILENAME
+        if resume and checkpoint.exists():
+            saved = load_checkpoint(checkpoint)
+            if saved["kind"] != config.model:
+                raise ValueError(f"{checkpoint} holds a {saved['kind']} run, not a {config.model}")
+            config = config.override(saved["config"])
         defaults = {
-            **DEFAULTS[FAMILY[self.model]],
+            **DEFAULTS[FAMILY[config.model]],
             "dataset": "mnist",
             "seed": 0,
-            "out": str(Path("runs") / self.model),
             "model_options": {},
         }
         values = {
             k: (defaults[k] if v is None and k in defaults else v)
-            for k, v in dataclasses.asdict(self).items()
+            for k, v in dataclasses.asdict(config).items()
         }
-        values["betas"] = tuple(values["betas"])
+        values.update(betas=tuple(values["betas"]), out=out)
         return TrainConfig(**values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,13 +19,14 @@ import numpy as np
 
 import tinygen
 from tinygen import backend
-from tinygen.train.trainer import Trainer, grid_labels
+from tinygen.train.trainer import Trainer
 
 
 class GANTrainer(Trainer):
     """Trains a GAN or AC-GAN; see ``Trainer`` for the arguments and the loop."""
 
     loss_keys = ("loss_d", "loss_g", "d_real", "d_fake")
+    drop_last = True  # every step sees a full batch of real and of fake images
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
         """Two Adams: one on G's parameters, one on D's."""
@@ -69,9 +70,3 @@ class GANTrainer(Trainer):
         finally:
             model.discriminator.requires_grad_(True)
         return {"loss_d": value_d, "loss_g": value_g, **stats}
-
-    def grid_images(self) -> np.ndarray:
-        """G on fixed noise: 100 images in [0, 1]; for an AC-GAN row k is class k."""
-        if not hasattr(self, "_grid_z"):
-            self._grid_z = self.grid_rng.standard_normal((100, self.model.z_dim)).astype(np.float32)
-        return self.model.sample(100, grid_labels(self.model), z=self._grid_z).numpy()

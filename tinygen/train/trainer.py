@@ -12,7 +12,6 @@ ends with the same bits as 2 epochs straight.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
@@ -24,8 +23,9 @@ import numpy as np
 import tinygen
 from tinygen import backend
 from tinygen.data import DataLoader
+from tinygen.models import build_model
 from tinygen.train.checkpoint import FILENAME, load_checkpoint, save_checkpoint
-from tinygen.train.config import FAMILY, TrainConfig
+from tinygen.train.config import TrainConfig
 from tinygen.train.data import load_split
 from tinygen.train.logging import MetricsLog
 
@@ -72,10 +72,10 @@ class TrainingDiverged(RuntimeError):  # noqa: N818 - the name the issue and use
 
 
 class Trainer:
-    """The loop; subclasses define ``make_optimizers``, ``train_step``, ``grid_images``.
+    """The loop; subclasses define ``make_optimizers`` and ``train_step``.
 
     Args:
-        config: the run's settings (None fields get the defaults).
+        config: the run's settings (``TrainConfig.resolved(model)`` fills in the rest).
         model: a model to train (default: built from the config; when given, its kind and
             z_dim replace the config's).
         data: (images (N, 784) in [0, 1], labels (N,)) to train on (default: the config's
@@ -87,6 +87,7 @@ class Trainer:
     """
 
     loss_keys: tuple[str, ...] = ()  # the metrics plotted as loss curves
+    drop_last = False  # whether the loader drops a last, smaller batch
 
     def __init__(
         self,
@@ -97,11 +98,7 @@ class Trainer:
         progress: bool = True,
         pictures: bool = True,
     ) -> None:
-        from tinygen.models import build_model
-
-        if model is not None:  # the model decides what the config says about it
-            config = dataclasses.replace(config, model=model.kind, z_dim=model.z_dim)
-        self.config = config = config.resolved()
+        self.config = config = config.resolved(model)
         self.progress, self.pictures = progress, pictures
         tinygen.manual_seed(config.seed)
         self.model = (
@@ -120,7 +117,7 @@ class Trainer:
             *arrays,
             batch_size=config.batch_size,
             shuffle=True,
-            drop_last=FAMILY[config.model] == "gan",
+            drop_last=self.drop_last,
             seed=config.seed,
         )
         if len(self.loader) == 0:
@@ -132,7 +129,6 @@ class Trainer:
         self.checkpoint_path = self.out / FILENAME
         self.metrics_path = self.out / "metrics.jsonl"
         self.epoch, self.step, self.summaries = 0, 0, []
-        self.grid_rng = np.random.default_rng([config.seed, 1])  # fixed noise, own stream
         self.valid_data = valid_data
         self.load_valid_split = valid_data is None and data is None
 
@@ -153,9 +149,16 @@ class Trainer:
         """Numbers computed once per epoch (e.g. the validation loss)."""
         return {}
 
+    # ----- the sample grid ---------------------------------------------------------------
     def grid_images(self) -> np.ndarray:
-        """(100, 784) images in [0, 1] from fixed noise (rows = classes when conditional)."""
-        raise NotImplementedError
+        """(100, 784) images in [0, 1] decoded from the same inputs every epoch.
+
+        The latents are (100, z_dim) standard normals drawn from the run's seed on a stream
+        of their own (so a resumed run shows the same grid); row k asks for class k when
+        the model is conditional.
+        """
+        z = np.random.default_rng([self.config.seed, 1]).standard_normal((100, self.model.z_dim))
+        return self.model.decode_images(z.astype(np.float32), grid_labels(self.model)).numpy()
 
     # ----- the loop ---------------------------------------------------------------------------
     def check_finite(self, name: str, value: float) -> float:

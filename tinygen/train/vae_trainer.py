@@ -1,6 +1,6 @@
 """Training the VAE family (VAE, CVAE): one Adam on the summed negative ELBO.
 
-What lives here: ``VAETrainer`` (the step, the validation loss, the sample grid) and
+What lives here: ``VAETrainer`` (the step and the validation loss) and
 ``mean_test_loss``, the number of the quality bar. The loop itself is ``trainer.py``.
 
 The step follows the standard workload W1: J = sum over the batch of
@@ -17,7 +17,7 @@ import numpy as np
 
 import tinygen
 from tinygen.train.data import load_split
-from tinygen.train.trainer import Trainer, grid_labels
+from tinygen.train.trainer import Trainer
 
 
 def mean_test_loss(
@@ -82,9 +82,3 @@ class VAETrainer(Trainer):
             return {}
         images, labels = self.valid_data
         return {"valid_loss": mean_test_loss(self.model, images, labels)}
-
-    def grid_images(self) -> np.ndarray:
-        """Decoded fixed latents: 100 images; for a CVAE row k is class k."""
-        if not hasattr(self, "_grid_z"):
-            self._grid_z = self.grid_rng.standard_normal((100, self.model.z_dim)).astype(np.float32)
-        return self.model.decode_images(self._grid_z, grid_labels(self.model)).numpy()

@@ -5,7 +5,7 @@ neighbour digit classifier on encoder means, against the same classifier on raw 
 `stability` (what the training log says about the adversarial game: D(x), D(G(z)) and how
 much the per-step loss fluctuates in the last epoch), and `real_data_metrics` (the scores
 of real images, the ceiling or floor each model metric is read against). What does not:
-the model metrics (tinygen.evaluate), the Markdown (report_text.py), training (report.py).
+the model metrics (evaluate.py), the Markdown (text.py), training (run.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import tinygen
+from tinygen.models import FAMILY
+from tinygen.train import read_metrics
 
 KNN_TRAIN, KNN_TEST, NEIGHBOURS = 5000, 1000, 5
 
@@ -56,7 +60,6 @@ def latent_knn_accuracy(model: Any, dataset: str, data: Any) -> float | None:
     Returns:
         the accuracy, or None for a model without an encoder.
     """
-    import tinygen
     from tinygen.train import load_split
 
     if model is not None and not hasattr(model, "encode"):
@@ -84,16 +87,15 @@ def stability(folder: str | Path, kind: str) -> dict[str, float]:
         generator's loss for GANs); for GANs also "d_real" and "d_fake", the last epoch's
         mean D(x) and D(G(z)) (both near 0.5: balanced; 1 and 0: D is winning).
     """
-    from tinygen.train import read_metrics
-
     records = read_metrics(Path(folder) / "metrics.jsonl")
     if not records:
         return {}
     last = [r for r in records if r.get("epoch") == records[-1].get("epoch")]
-    key = "loss_g" if kind in ("gan", "cgan") else "loss"
+    gan = FAMILY[kind] == "gan"
+    key = "loss_g" if gan else "loss"
     losses = np.array([r[key] for r in last if key in r], np.float64)
     result = {"loss_variation": float(losses.std() / max(abs(losses.mean()), 1e-12))}
-    if kind in ("gan", "cgan"):
+    if gan:
         result["d_real"] = float(np.mean([r["d_real"] for r in last]))
         result["d_fake"] = float(np.mean([r["d_fake"] for r in last]))
     return result
@@ -102,8 +104,9 @@ def stability(folder: str | Path, kind: str) -> dict[str, float]:
 def real_data_metrics(data: Any, n_samples: int, dataset: str) -> dict[str, Any]:
     """The scores of real images with the same classifier and N: what a model aims at.
 
-    Parzen LL with N real training images as centres (≈245 for 10k MNIST images, notes
-    §3.3: a model scoring above it has over-concentrated samples, not better ones); the
+    Parzen LL with N real training images as centres (≈245 for 10k MNIST images; Theis et
+    al. 2016, "A note on the evaluation of generative models", show that k-means centroids
+    score above real data: a model above it has over-concentrated samples, not better ones); the
     Inception Score and the classifier's accuracy on N validation images; the Fréchet floor
     (N validation images against the test split).
 
@@ -117,7 +120,7 @@ def real_data_metrics(data: Any, n_samples: int, dataset: str) -> dict[str, Any]
         "inception_score", "inception_score_std", "label_accuracy", "frechet_distance",
         "n_samples".
     """
-    from tinygen.metrics import classifier_scores, parzen_score
+    from tinygen.metrics import classifier_scores, parzen_score  # lazy: SciPy (run.py)
     from tinygen.train import load_split
 
     train, _ = load_split(dataset, "train", n_samples)

@@ -4,8 +4,8 @@ What lives here: the subcommand (``add_report_arguments``, ``run_report``), `tra
 (the library's trainers, one run folder per model, ``--reuse`` continues or keeps existing
 checkpoints) and `build_report` (evaluate every model with the same classifier, data and
 N, draw the pictures, write ``report.md`` and ``report.json``). What does not: the metrics
-(``tinygen.evaluate``, ``tinygen.metrics``), the extra measurements of the comparison
-(report_analysis.py) or the Markdown and its paragraph (report_text.py).
+(evaluate.py, ``tinygen.metrics``), the extra measurements of the comparison (analysis.py)
+or the Markdown and its paragraph (text.py).
 
 Layout of OUT: ``vae/``, ``cvae/``, ``gan/``, ``cgan/`` (run folders: checkpoint, metrics,
 training grids), ``figures/`` (samples side by side, reconstructions), ``report.json`` (every
@@ -23,7 +23,15 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("vae", "cvae", "gan", "cgan")
+from tinygen import viz
+from tinygen.data import DATASETS
+from tinygen.models import FAMILY, MODELS
+from tinygen.report.analysis import latent_knn_accuracy, real_data_metrics, stability
+from tinygen.report.evaluate import EvalData, evaluate_model
+from tinygen.report.text import write_markdown
+from tinygen.train import TrainConfig, grid_labels, load_checkpoint, load_model, make_trainer
+from tinygen.train.checkpoint import FILENAME
+
 DEFAULTS = {"epochs": 10, "k": 1000, "n_test": 1000, "n_samples": 10_000}
 
 
@@ -56,26 +64,20 @@ def train_models(
     Returns:
         KIND -> {"checkpoint", "epochs", "train_seconds", "reused", "summaries"}.
     """
-    from tinygen.train import TrainConfig, load_checkpoint, make_trainer
-
     runs = {}
     for kind, budget in epochs.items():
         folder = out / kind
-        checkpoint = folder / "checkpoint.npz"
-        existing = load_checkpoint(checkpoint) if reuse and checkpoint.exists() else None
-        if existing is not None and existing["kind"] != kind:
-            raise ValueError(f"{checkpoint} holds a {existing['kind']}, not a {kind}")
-        reused = existing is not None and existing["epoch"] >= budget
+        config = TrainConfig(
+            model=kind, dataset=dataset, epochs=budget, seed=seed, out=str(folder), limit=limit
+        ).resolved(resume=reuse)  # continues with the run's own settings, new budget
+        checkpoint = folder / FILENAME
+        state = load_checkpoint(checkpoint) if reuse and checkpoint.exists() else None
+        reused = state is not None and state["epoch"] >= budget
         if not reused:
             if progress:
                 print(f"training the {kind} for {budget} epochs in {folder}", file=sys.stderr)
-            config = TrainConfig(
-                model=kind, dataset=dataset, epochs=budget, seed=seed, out=str(folder), limit=limit
-            )
-            if existing is not None:  # continue with the run's own settings, new budget
-                config = config.override(existing["config"])
-            make_trainer(config, progress=progress).fit(resume=existing is not None)
-        state = load_checkpoint(checkpoint)
+            make_trainer(config, progress=progress).fit(resume=state is not None)
+            state = load_checkpoint(checkpoint)
         runs[kind] = {
             "checkpoint": str(checkpoint),
             "epochs": int(state["epoch"]),
@@ -98,15 +100,13 @@ def save_figures(models: dict[str, Any], data: Any, out: Path, seed: int = 0) ->
     Returns:
         name -> path relative to ``out`` ("samples", "samples_KIND", "reconstructions_KIND").
     """
-    from matplotlib.image import imsave
+    from matplotlib.image import imsave  # lazy: matplotlib adds 0.4 s to `tinygen --help`
 
-    from tinygen import viz
-    from tinygen.metrics import draw_samples
+    from tinygen.metrics import draw_samples  # lazy: SciPy adds 0.3 s to `tinygen --help`
 
     figures, grids = {}, []
     for kind, model in models.items():
-        labels = np.arange(100) // 10 % model.num_classes if model.conditional else None
-        images = draw_samples(model, 100, labels, seed=seed)  # row r = class r (conditional)
+        images = draw_samples(model, 100, grid_labels(model), seed=seed)  # row r = class r
         path = viz.save_image_grid(images, out / "figures" / f"samples_{kind}.png", nrow=10)
         figures[f"samples_{kind}"] = str(path.relative_to(out))
         grids.append(viz.image_grid(images, nrow=10, pad_value=0.5))
@@ -146,11 +146,6 @@ def build_report(
     Returns:
         the path of report.md.
     """
-    from tinygen.evaluate import EvalData, evaluate_model
-    from tinygen.report_analysis import latent_knn_accuracy, real_data_metrics, stability
-    from tinygen.report_text import write_markdown
-    from tinygen.train import load_model
-
     data = EvalData.load(options["dataset"], classifier)
     models, results = {}, {}
     for kind, run in runs.items():
@@ -187,7 +182,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", default="runs/report", help="the report folder (default runs/report)")
     add("--reuse", action="store_true", help="reuse (or continue) checkpoints found in OUT")
     add("--limit", type=int, help="train on the first N images only (smoke tests)")
-    add("--dataset", choices=("mnist", "fashion-mnist"), default="mnist")
+    add("--dataset", choices=DATASETS, default="mnist")
     add("--k", type=int, default=DEFAULTS["k"], help="IWAE samples per test image (1000)")
     add("--n-test", type=int, default=DEFAULTS["n_test"], help="test images for the NLL (1000)")
     add("--n-samples", type=int, default=DEFAULTS["n_samples"], help="samples to score (10000)")
@@ -198,16 +193,11 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Train or reuse the four models, then write the report; returns the exit status."""
-    from tinygen.metrics.likelihood import check_k
+    from tinygen.metrics.likelihood import check_k  # lazy: SciPy, 0.3 s on `tinygen --help`
 
     check_k(args.k)
-    budgets = {
-        "vae": args.vae_epochs,
-        "cvae": args.vae_epochs,
-        "gan": args.gan_epochs,
-        "cgan": args.gan_epochs,
-    }
-    epochs = {kind: budgets[kind] or args.epochs for kind in KINDS}
+    budgets = {"vae": args.vae_epochs, "gan": args.gan_epochs}  # by family
+    epochs = {kind: budgets[FAMILY[kind]] or args.epochs for kind in MODELS}
     if min(epochs.values()) < 1 or args.n_samples < 2 or args.n_test < 1:
         raise ValueError("epochs and --n-test must be >= 1 and --n-samples >= 2")
     out, start = Path(args.out), time.perf_counter()

@@ -4,7 +4,7 @@ What lives here: `write_markdown` and the helpers that turn measured values into
 Every sentence of the comparison is chosen by comparing numbers of this run (which model
 has the lower Fréchet distance, whether the bound gap is large, whether D won the game), so
 the paragraph changes when the numbers do; nothing in it is a canned conclusion. What does
-not live here: computing any number (report.py, report_analysis.py, tinygen.evaluate).
+not live here: computing any number (run.py, analysis.py, evaluate.py).
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def comparison(models: dict[str, dict], real: dict[str, Any]) -> str:
 
 
 def write_markdown(out: Path, report: dict[str, Any]) -> Path:
-    """Write ``out/report.md`` from the dict of `tinygen.report.build_report`; returns its path."""
+    """Write ``out/report.md`` from the dict of `run.build_report`; returns its path."""
     options, models, real, figures = (
         report[key] for key in ("options", "models", "real_data", "figures")
     )
