@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,6 +150,22 @@ def test_config_defaults_follow_the_standard_workloads():
     assert (merged.epochs, merged.lr) == (9, 1e-4)
     with pytest.raises(ValueError, match="unknown model"):
         TrainConfig(model="flow").resolved()
+
+
+def test_resolved_takes_unset_fields_from_a_resumed_checkpoint(tmp_path, monkeypatch):
+    trainer_for("vae", tmp_path / "first", 1, synthetic_digits(64)).fit()
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "first").rename(tmp_path / "runs" / "vae")  # the run folder was moved
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(model="vae", epochs=2).resolved(resume=True)
+    assert (config.epochs, config.z_dim, config.seed, config.batch_size) == (2, 4, 3, 32)
+    assert config.model_options == SMALL["vae"] and config.out == str(Path("runs") / "vae")
+    assert TrainConfig(model="vae").resolved().z_dim == 20  # without resume: the defaults
+    with pytest.raises(ValueError, match="holds a vae run, not a gan"):
+        TrainConfig(model="gan", out="runs/vae").resolved(resume=True)
+    given = TrainConfig(model="gan", z_dim=7).resolved(model=VAE(z_dim=3, hidden=[8]))
+    assert (given.model, given.z_dim, given.batch_size) == ("vae", 3, 128)
+    assert given.resolved() == given
 
 
 def test_a_subset_too_small_for_one_batch_is_a_clear_error(tmp_path):

@@ -104,11 +104,11 @@ def stability(folder: str | Path, kind: str) -> dict[str, float]:
 def real_data_metrics(data: Any, n_samples: int, dataset: str) -> dict[str, Any]:
     """The scores of real images with the same classifier and N: what a model aims at.
 
-    Parzen LL with N real training images as centres (≈245 for 10k MNIST images; Theis et
-    al. 2016, "A note on the evaluation of generative models", show that k-means centroids
-    score above real data: a model above it has over-concentrated samples, not better ones); the
-    Inception Score and the classifier's accuracy on N validation images; the Fréchet floor
-    (N validation images against the test split).
+    Parzen LL with N real training images as centres (≈245 for 10k MNIST images); a model
+    scoring above real data has over-concentrated samples, not better ones (Theis et al.
+    2016, "A note on the evaluation of generative models", find k-means centroids beating
+    real data on this estimate). The Inception Score and the classifier's accuracy on N
+    validation images; the Fréchet floor (N validation images against the test split).
 
     Args:
         data: EvalData.
@@ -120,7 +120,7 @@ def real_data_metrics(data: Any, n_samples: int, dataset: str) -> dict[str, Any]
         "inception_score", "inception_score_std", "label_accuracy", "frechet_distance",
         "n_samples".
     """
-    from tinygen.metrics import classifier_scores, parzen_score  # lazy: SciPy (run.py)
+    from tinygen.metrics import classifier_scores, parzen_score  # lazy: SciPy (evaluate.run_eval)
     from tinygen.train import load_split
 
     train, _ = load_split(dataset, "train", n_samples)

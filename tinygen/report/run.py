@@ -69,7 +69,7 @@ def train_models(
         folder = out / kind
         config = TrainConfig(
             model=kind, dataset=dataset, epochs=budget, seed=seed, out=str(folder), limit=limit
-        ).resolved(resume=reuse)  # continues with the run's own settings, new budget
+        ).resolved(resume=reuse)  # a checkpoint there lends its settings, not its budget
         checkpoint = folder / FILENAME
         state = load_checkpoint(checkpoint) if reuse and checkpoint.exists() else None
         reused = state is not None and state["epoch"] >= budget
@@ -100,9 +100,9 @@ def save_figures(models: dict[str, Any], data: Any, out: Path, seed: int = 0) ->
     Returns:
         name -> path relative to ``out`` ("samples", "samples_KIND", "reconstructions_KIND").
     """
-    from matplotlib.image import imsave  # lazy: matplotlib adds 0.4 s to `tinygen --help`
+    from matplotlib.image import imsave  # lazy: matplotlib, ~0.3 s on `tinygen --help`
 
-    from tinygen.metrics import draw_samples  # lazy: SciPy adds 0.3 s to `tinygen --help`
+    from tinygen.metrics import draw_samples  # lazy: SciPy, ~0.2 s on `tinygen --help`
 
     figures, grids = {}, []
     for kind, model in models.items():
@@ -193,7 +193,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Train or reuse the four models, then write the report; returns the exit status."""
-    from tinygen.metrics.likelihood import check_k  # lazy: SciPy, 0.3 s on `tinygen --help`
+    from tinygen.metrics.likelihood import check_k  # lazy: SciPy, ~0.2 s on `tinygen --help`
 
     check_k(args.k)
     budgets = {"vae": args.vae_epochs, "gan": args.gan_epochs}  # by family
