@@ -14,7 +14,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
-from tinygen.tensor import Tensor, _lift
+from tinygen.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -137,7 +137,7 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z (finite at z = +-800)."""
     _check_reduction(reduction)
-    target = _lift(target, logits)
+    target = as_tensor(target, logits)
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
     return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
@@ -145,7 +145,7 @@ def binary_cross_entropy_with_logits(
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """-[t log p + (1 - t) log(1 - p)] from probabilities; logs clipped at the dtype's tiny
     number (about -87 in float32) so p = 0 or 1 stays finite. Prefer the logits version."""
-    target = _lift(target, probs)
+    target = as_tensor(target, probs)
     _check_same_shape("binary_cross_entropy", probs, target)
     tiny = float(np.finfo(probs.dtype).tiny)
     log_p = probs.clip(tiny, 1.0).log()
@@ -174,7 +174,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
 
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """(prediction - target)^2, reduced."""
-    target = _lift(target, prediction)
+    target = as_tensor(target, prediction)
     _check_same_shape("mse_loss", prediction, target)
     difference = prediction - target
     return _reduce(difference * difference, reduction)
