@@ -79,8 +79,8 @@ class EvalData:
         Returns:
             EvalData.
         """
-        from tinygen.models import load_or_train_classifier
-        from tinygen.train import load_split
+        from tinygen.data import load_split
+        from tinygen.metrics import load_or_train_classifier
 
         x_valid, _ = load_split(dataset, "valid")
         x_test, y_test = load_split(dataset, "test")

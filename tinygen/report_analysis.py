@@ -57,7 +57,7 @@ def latent_knn_accuracy(model: Any, dataset: str, data: Any) -> float | None:
         the accuracy, or None for a model without an encoder.
     """
     import tinygen
-    from tinygen.train import load_split
+    from tinygen.data import load_split
 
     if model is not None and not hasattr(model, "encode"):
         return None
@@ -117,8 +117,8 @@ def real_data_metrics(data: Any, n_samples: int, dataset: str) -> dict[str, Any]
         "inception_score", "inception_score_std", "label_accuracy", "frechet_distance",
         "n_samples".
     """
+    from tinygen.data import load_split
     from tinygen.metrics import classifier_scores, parzen_score
-    from tinygen.train import load_split
 
     train, _ = load_split(dataset, "train", n_samples)
     valid, valid_labels = load_split(dataset, "valid")

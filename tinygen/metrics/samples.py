@@ -6,7 +6,7 @@ Lives here: `draw_samples` (any model with ``sample(n, labels)``, or any functio
 sampler), `frechet_floor` (the same distance between two real splits: the best a model can
 score with this classifier and N), `parzen_score` (the Goodfellow et al. 2014 protocol) and
 `SampleScores`. Not here: the formulas themselves (frechet.py, scores.py, parzen.py), the
-scoring classifier (tinygen/models/classifier.py) or likelihoods (likelihood.py).
+scoring classifier (classifier.py) or likelihoods (likelihood.py).
 
 The scores and their anchors (generative-notes §3, §4.2):
 - Inception Score (Salimans et al. 2016) with the MNIST classifier's p(y|x): ≤ 10, real test
@@ -140,7 +140,7 @@ def classifier_scores(
     Args:
         images: (N, 784) samples in [0, 1].
         classifier: has ``predict_proba(images)`` -> (N, C) and ``features(images)`` -> (N, F)
-            (e.g. `tinygen.models.load_or_train_classifier`).
+            (e.g. `tinygen.metrics.load_or_train_classifier`).
         reference_features: (M, F) classifier features of the reference images (the test
             split), e.g. ``classifier.features(x_test)``, or their (mean (F,), covariance
             (F, F)) from `tinygen.metrics.frechet.feature_statistics`, computed once.

@@ -1,10 +1,10 @@
-"""The generative models (VAE, CVAE, GAN, AC-GAN) and the scoring classifier; re-exports only.
+"""The generative models (VAE, CVAE, GAN, AC-GAN); re-exports only (the scoring classifier
+is with the metrics that use it, in ``tinygen.metrics``).
 
 ``build_model(kind, **config)`` rebuilds a model from the ``kind`` and ``config()`` stored in
 a checkpoint; ``MODELS`` maps the kinds "vae", "cvae", "gan", "cgan" to their classes.
 """
 
-from tinygen.models.classifier import MNISTClassifier, load_or_train_classifier
 from tinygen.models.gan import ACGAN, GAN
 from tinygen.models.vae import CVAE, VAE
 
@@ -30,9 +30,7 @@ __all__ = [
     "ACGAN",
     "CVAE",
     "GAN",
-    "MNISTClassifier",
     "MODELS",
     "VAE",
     "build_model",
-    "load_or_train_classifier",
 ]

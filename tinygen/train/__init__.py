@@ -10,7 +10,6 @@ from typing import Any
 
 from tinygen.train.checkpoint import load_checkpoint, load_model, save_checkpoint
 from tinygen.train.config import DEFAULTS, FAMILY, TrainConfig
-from tinygen.train.data import DATASETS, load_split
 from tinygen.train.gan_trainer import GANTrainer
 from tinygen.train.logging import MetricsLog, read_metrics
 from tinygen.train.trainer import Trainer, TrainingDiverged
@@ -36,7 +35,6 @@ def make_trainer(config: TrainConfig, **kwargs: Any) -> Trainer:
 
 
 __all__ = [
-    "DATASETS",
     "DEFAULTS",
     "FAMILY",
     "GANTrainer",
@@ -47,7 +45,6 @@ __all__ = [
     "VAETrainer",
     "load_checkpoint",
     "load_model",
-    "load_split",
     "make_trainer",
     "mean_test_loss",
     "read_metrics",

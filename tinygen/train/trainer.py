@@ -23,10 +23,9 @@ import numpy as np
 
 import tinygen
 from tinygen import backend
-from tinygen.data import DataLoader
+from tinygen.data import DataLoader, load_split
 from tinygen.train.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from tinygen.train.config import FAMILY, TrainConfig
-from tinygen.train.data import load_split
 from tinygen.train.logging import MetricsLog
 
 
