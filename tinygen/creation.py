@@ -63,6 +63,7 @@ def rand(
 
 
 def zeros_like(x: Tensor) -> Tensor:
+    """Zeros of x's shape, dtype and device (a constant: no grad)."""
     return Tensor._wrap(backend.array_module(x.data).zeros_like(x.data))
 
 

@@ -85,6 +85,14 @@ def _as_numpy(values: Any) -> np.ndarray:
 
 
 def check_k(k: Any) -> int:
+    """Check a number of importance samples.
+
+    Args:
+        k: the value given (``--k``, or the ``k`` argument).
+
+    Returns:
+        k as an int, when it is an integer >= 1 (otherwise a ValueError says why).
+    """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k (importance samples per image) must be an integer >= 1, got {k!r}")
     return int(k)

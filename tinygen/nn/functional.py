@@ -67,22 +67,27 @@ def _zero_bias(weight: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
+    """max(x, 0), elementwise."""
     return x.relu()
 
 
 def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
+    """x where x > 0, else slope * x, elementwise."""
     return x.leaky_relu(slope)
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), elementwise (finite for any x)."""
     return x.sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
+    """tanh(x), elementwise."""
     return x.tanh()
 
 
 def softplus(x: Tensor) -> Tensor:
+    """log(1 + exp(x)), elementwise (finite for any x)."""
     return x.softplus()
 
 
@@ -117,6 +122,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum exp(x) along axis, as exp(log_softmax(x)) (stable)."""
     return log_softmax(x, axis).exp()
 
 
