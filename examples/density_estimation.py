@@ -7,10 +7,10 @@ fits the same estimators to MNIST pixels and puts their samples next to real dig
 784 dimensions the Gaussian and the mixture give blurry noise and the KDE can only repeat
 its training images with noise added; none of them learns what a digit is.
 
-MNIST protocol (generative-notes §6.7, §7): the pixels are dequantised, x = (k + u)/256
-with u ~ U(0, 1) (seeded), and by default modelled in logit space,
-y = logit(α + (1 − 2α)x), α = 1e-6, as MAF does (a full-covariance Gaussian scores about
-−1367 nats there). The log-likelihood of the dequantised pixels themselves follows by the
+MNIST protocol of MAF (Papamakarios, Pavlakou & Murray 2017): the pixels are dequantised,
+x = (k + u)/256 with u ~ U(0, 1) (seeded), and by default modelled in logit space,
+y = logit(α + (1 − 2α)x), α = 1e-6 (a full-covariance Gaussian scores about −1367 nats
+there). The log-likelihood of the dequantised pixels themselves follows by the
 change of variables, log p(x) = log p(y) + Σ_d log |dy_d/dx_d|; both are printed.
 
 Run:  python examples/density_estimation.py [--out runs/density] [--smoke] [--n-train N]

@@ -26,8 +26,7 @@ import numpy as np
 
 import tinygen
 from tinygen import viz
-from tinygen.metrics import label_accuracy
-from tinygen.models import load_or_train_classifier
+from tinygen.metrics import label_accuracy, load_or_train_classifier
 from tinygen.train import TrainConfig, make_trainer
 
 parser = argparse.ArgumentParser(description="Train the AC-GAN on MNIST (see the docstring).")

@@ -21,7 +21,8 @@ import numpy as np
 
 import tinygen
 from tinygen import viz
-from tinygen.train import TrainConfig, load_split, make_trainer, mean_test_loss
+from tinygen.data import load_split
+from tinygen.train import TrainConfig, make_trainer, mean_test_loss
 
 parser = argparse.ArgumentParser(description="Train the CVAE on MNIST (see the docstring).")
 parser.add_argument("--epochs", type=int, default=10)

@@ -36,7 +36,7 @@ def mnist_subset():
     """The first 512 MNIST training images and labels (skips when MNIST is unavailable)."""
     if not MNIST:
         pytest.skip("MNIST is not on this machine (run `python -m tinygen.data fetch mnist`)")
-    from tinygen.train import load_split
+    from tinygen.data import load_split
 
     return load_split("mnist", "train", limit=512)
 

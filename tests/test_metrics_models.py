@@ -159,8 +159,8 @@ def test_draw_samples_is_seeded_restores_the_stream_and_checks_the_range():
 @functools.lru_cache(maxsize=1)
 def small_classifier():
     """A quickly trained stand-in for the cached scoring classifier (a few seconds)."""
-    from tinygen.models.classifier import MNISTClassifier, fit_classifier
-    from tinygen.train import load_split
+    from tinygen.data import load_split
+    from tinygen.metrics.classifier import MNISTClassifier, fit_classifier
 
     state = backend.rng_state()
     tinygen.manual_seed(0)
@@ -175,7 +175,7 @@ def small_classifier():
 
 @needs_mnist
 def test_real_images_beat_uniform_noise_on_every_score():
-    from tinygen.train import load_split
+    from tinygen.data import load_split
 
     classifier = small_classifier()
     train, _ = load_split("mnist", "train", limit=1000)

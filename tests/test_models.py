@@ -7,8 +7,9 @@ import pytest
 from fixtures_models import mnist_subset, synthetic_digits, toy_data  # noqa: F401
 
 import tinygen
-from tinygen.models import ACGAN, CVAE, GAN, MODELS, VAE, MNISTClassifier, build_model
-from tinygen.models import classifier as classifier_module
+from tinygen.metrics import MNISTClassifier
+from tinygen.metrics import classifier as classifier_module
+from tinygen.models import ACGAN, CVAE, GAN, MODELS, VAE, build_model
 
 KINDS = sorted(MODELS)
 
@@ -161,7 +162,7 @@ def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeyp
     monkeypatch.setitem(classifier_module.RECIPE, "epochs", 1)
     monkeypatch.setitem(classifier_module.RECIPE, "shift", 0)  # toy prototypes are not digits
     monkeypatch.setattr(
-        "tinygen.train.data.load_split",
+        "tinygen.data.load_split",
         lambda dataset, split, limit=None: synthetic_digits(300, seed=len(split)),
     )
     tinygen.manual_seed(5)

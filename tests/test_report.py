@@ -21,10 +21,10 @@ def tinygen_main(*argv):
 @pytest.fixture
 def quick_classifier(monkeypatch):
     """Score with a classifier trained in seconds instead of the cached one."""
-    import tinygen.models
+    import tinygen.metrics
 
     monkeypatch.setattr(
-        tinygen.models, "load_or_train_classifier", lambda *a, **k: small_classifier()
+        tinygen.metrics, "load_or_train_classifier", lambda *a, **k: small_classifier()
     )
 
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tinygen.function import set_grad_enabled
-from tinygen.tensor import Tensor, _lift
+from tinygen.tensor import Tensor, as_tensor
 
 
 def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -89,7 +89,7 @@ def _seeds(outputs: list[Tensor], grad_outputs: Any) -> list[Tensor]:
                     "argument (dL/d(output), same shape); or reduce it first, e.g. .sum()"
                 )
             grad = Tensor._wrap(out.data * 0 + 1)
-        grad = _lift(grad, out)
+        grad = as_tensor(grad, out)
         if grad.shape != out.shape:
             raise ValueError(f"gradient of shape {grad.shape} given for an output of {out.shape}")
         seeds.append(grad)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.tensor import DTypeLike, Tensor, _resolve_dtype, float32, float64
+from tinygen.tensor import DTypeLike, Tensor, as_dtype, float32, float64
 
 
 def tensor(
@@ -22,7 +22,7 @@ def tensor(
 def _filled(fill: str, shape: tuple, dtype: DTypeLike, device: str | None, requires_grad: bool):
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     device = backend.check_device(device)
-    dtype = _resolve_dtype(dtype) or float32
+    dtype = as_dtype(dtype) or float32
     xp = backend.xp_for(device)
     if fill in ("zeros", "ones"):
         array = getattr(xp, fill)(shape, dtype=dtype)
@@ -63,6 +63,7 @@ def rand(
 
 
 def zeros_like(x: Tensor) -> Tensor:
+    """Zeros of x's shape, dtype and device (a constant: no grad)."""
     return Tensor._wrap(backend.array_module(x.data).zeros_like(x.data))
 
 

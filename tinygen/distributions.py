@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from tinygen import backend
-from tinygen.tensor import Tensor, _lift
+from tinygen.tensor import Tensor, as_tensor
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -26,7 +26,7 @@ class Normal:
 
     def __init__(self, loc: Any, scale: Any) -> None:
         self.loc = loc if isinstance(loc, Tensor) else Tensor(loc)
-        self.scale = _lift(scale, self.loc)
+        self.scale = as_tensor(scale, self.loc)
         if (self.scale.data <= 0).any():
             raise ValueError("Normal: scale must be positive")
         xp = backend.array_module(self.loc.data)
@@ -46,7 +46,7 @@ class Normal:
 
     def log_prob(self, x: Any) -> Tensor:
         """log N(x; loc, scale^2) = -(x - loc)^2 / (2 scale^2) - log scale - log sqrt(2 pi)."""
-        x = _lift(x, self.loc)
+        x = as_tensor(x, self.loc)
         z = (x - self.loc) / self.scale
         return -0.5 * z * z - self.scale.log() - LOG_SQRT_2PI
 

@@ -1,4 +1,5 @@
-"""Function: the base class of every differentiable op, and the grad-mode switch.
+"""Function: the base class of every differentiable op, the grad-mode switch, and
+``unbroadcast``, the one gradient helper every op with broadcasting inputs uses.
 
 An op is a subclass with two static methods side by side::
 
@@ -18,7 +19,7 @@ so a gradient is itself differentiable: that is what makes double backward
 cost one array operation each and build no graph.
 
 Graph bookkeeping (which Tensor came from which op) lives here too; the backward pass that
-walks the graph is in ``autograd.py``.
+walks the graph is in ``autograd.py``, the ops themselves in ``ops/``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tinygen.tensor import Tensor
+from typing import Any
 
 _grad_enabled = True
 
@@ -87,8 +85,6 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the op forward on Tensors and, when recording, link the result to the graph."""
-        from tinygen.tensor import Tensor
-
         ctx = cls()
         ctx.saved = ()
         try:
@@ -106,3 +102,31 @@ class Function:
                     out._ctx = ctx
                     break
         return out
+
+
+def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Sum a gradient over the axes that broadcasting added or stretched, back to ``shape``.
+
+    If x of shape (3, 1) was broadcast against (2, 3, 4), x was used 2 * 4 times per
+    element, so dL/dx sums dL/dy over the leading axis and over the stretched last axis.
+
+    Args:
+        grad: dL/dy, in the broadcast shape of the op's output.
+        shape: the shape of the input the gradient is for.
+
+    Returns:
+        dL/d(input), of shape ``shape`` (``grad`` itself when nothing was broadcast).
+    """
+    if grad.shape == shape:
+        return grad
+    leading = grad.ndim - len(shape)
+    stretched = [
+        leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1
+    ]
+    return grad.sum(axis=tuple(range(leading)) + tuple(stretched), keepdims=True).reshape(shape)
+
+
+# Closing the Tensor <-> Function loop (see the end of tensor.py for the rule): apply() wraps
+# its result in a Tensor, and tensor.py's ops subclass Function, so Tensor is imported here,
+# after everything tensor.py and the ops need from this module exists.
+from tinygen.tensor import Tensor  # noqa: E402

@@ -1,9 +1,10 @@
 """Tensor: an array plus what reverse-mode autograd needs (grad, requires_grad, graph node).
 
-What lives here: the Tensor class, its constructor helpers (``tensor``, ``zeros``, ``randn``,
-...), and the one-line operator methods that forward to the ops in ``tinygen/ops``. What does
-not: the ops' math (``ops/``), the backward pass (``autograd.py``), the NumPy/CuPy switch
-(``backend.py``).
+What lives here: the Tensor class, its one-line operator methods that forward to the ops in
+``tinygen/ops``, the type aliases ``DTypeLike`` and ``Axis``, and the two conversions other
+modules share (``as_dtype``, ``as_tensor``). What does not: the constructors (``tensor``,
+``zeros``, ``randn``, ... in ``creation.py``), the ops' math (``ops/``), the backward pass
+(``autograd.py``), the NumPy/CuPy switch (``backend.py``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,23 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
-from tinygen.function import Function
 
 DTypeLike = Any
+Axis = int | tuple[int, ...] | None
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
 int64 = np.dtype("int64")
 
 
-def _resolve_dtype(dtype: DTypeLike) -> np.dtype:
+def as_dtype(dtype: DTypeLike) -> np.dtype | None:
+    """A NumPy dtype from anything that names one (None stays None).
+
+    Args:
+        dtype: ``tinygen.float32``, ``np.float32``, ``"float32"``, a CuPy dtype, or None.
+
+    Returns:
+        The ``np.dtype``, or None when no dtype was given.
+    """
     return np.dtype(getattr(dtype, "name", dtype)) if dtype is not None else None
 
 
@@ -44,7 +53,7 @@ class Tensor:
         dtype: DTypeLike = None,
         device: str | None = None,
     ) -> None:
-        self.data = _as_array(data, _resolve_dtype(dtype), device)
+        self.data = _as_array(data, as_dtype(dtype), device)
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self.requires_grad = False
@@ -118,9 +127,7 @@ class Tensor:
 
     def backward(self, grad: Any = None, create_graph: bool = False) -> None:
         """Accumulate dself/dleaf into every leaf's ``.grad`` (see autograd.backward)."""
-        from tinygen.autograd import backward
-
-        backward(self, grad, create_graph=create_graph)
+        autograd.backward(self, grad, create_graph=create_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no copy)."""
@@ -141,17 +148,13 @@ class Tensor:
 
     def to(self, device: str) -> Tensor:
         """A copy on another device ('cpu' or 'cuda'); gradients flow back through it."""
-        from tinygen.ops.shape import ToDevice
-
         if backend.check_device(device) == self.device:
             return self
         return ToDevice.apply(self, device=device)
 
     def astype(self, dtype: DTypeLike) -> Tensor:
         """Cast to another dtype; gradients are cast back on the way down."""
-        from tinygen.ops.elementwise import Cast
-
-        dtype = _resolve_dtype(dtype)
+        dtype = as_dtype(dtype)
         return self if dtype == self.dtype else Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
@@ -199,29 +202,29 @@ class Tensor:
         return matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(_lift(other, self), self)  # other @ self
+        return matmul(as_tensor(other, self), self)  # other @ self
 
     def __neg__(self) -> Tensor:
         return Neg.apply(self)
 
     # comparisons give boolean tensors and are not differentiable
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data < _lift(other, self).data)
+        return Tensor._wrap(self.data < as_tensor(other, self).data)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data <= _lift(other, self).data)
+        return Tensor._wrap(self.data <= as_tensor(other, self).data)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data > _lift(other, self).data)
+        return Tensor._wrap(self.data > as_tensor(other, self).data)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor._wrap(self.data >= _lift(other, self).data)
+        return Tensor._wrap(self.data >= as_tensor(other, self).data)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data == _lift(other, self).data)
+        return Tensor._wrap(self.data == as_tensor(other, self).data)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data != _lift(other, self).data)
+        return Tensor._wrap(self.data != as_tensor(other, self).data)
 
     # ----- unary functions ------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -300,12 +303,19 @@ class Tensor:
         return GetItem.apply(self, index=_plain_index(index))
 
 
-Axis = int | tuple[int, ...] | None
+def as_tensor(value: Any, like: Tensor) -> Tensor:
+    """A Tensor for ``value``: a constant on like's device, in like's float dtype.
 
+    How every op and loss takes a Python number or an array where a Tensor is expected:
+    ``x * 0.5`` keeps a float32 x in float32, and a target array lands on x's device.
 
-def _lift(value: Any, like: Tensor) -> Tensor:
-    """Wrap a Python number or array as a constant Tensor on like's device, in like's float
-    dtype, so that ``x * 0.5`` keeps a float32 x in float32."""
+    Args:
+        value: a Tensor (returned as it is), a Python number or a NumPy/CuPy array.
+        like: the tensor whose device and floating dtype the constant takes.
+
+    Returns:
+        ``value`` itself when it is a Tensor, else a new constant Tensor (no graph).
+    """
     if isinstance(value, Tensor):
         return value
     dtype = like.data.dtype
@@ -324,9 +334,9 @@ def _lift(value: Any, like: Tensor) -> Tensor:
 def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
     """Apply a binary op after lifting constants and checking dtypes and devices agree."""
     if not isinstance(a, Tensor):
-        a = _lift(a, b)
+        a = as_tensor(a, b)
     elif not isinstance(b, Tensor):
-        b = _lift(b, a)
+        b = as_tensor(b, a)
     if a.data.dtype != b.data.dtype:
         if a.dtype.kind == "f" and b.dtype.kind == "f":
             raise TypeError(
@@ -344,7 +354,7 @@ def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
 
 def matmul(a: Tensor, b: Any) -> Tensor:
     """Matrix product with NumPy's rules; 1-D operands are lifted to matrices and back."""
-    b = _lift(b, a)
+    b = as_tensor(b, a)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"MatMul: cannot multiply a 0-d tensor ({a.shape} @ {b.shape})")
     if a.dtype != b.dtype or a.device != b.device:
@@ -381,10 +391,18 @@ def _as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
     return array
 
 
-# The ops import Tensor from this module, so they are imported after the class exists.
+# The import loop, and the one way it is closed. Tensor's methods call the ops and the
+# backward pass, and those modules import Tensor (and Function, whose apply() makes Tensors)
+# at their top. So the two modules at the bottom of the loop, this one and function.py,
+# import the modules that need them back in one block at their end: by then Tensor (or
+# Function) exists, whichever of the two Python reaches first. Every other module imports
+# plainly at its top; no method imports lazily.
+from tinygen import autograd  # noqa: E402
+from tinygen.function import Function  # noqa: E402
 from tinygen.ops.elementwise import (  # noqa: E402
     Abs,
     Add,
+    Cast,
     Clip,
     Div,
     Exp,
@@ -400,4 +418,4 @@ from tinygen.ops.elementwise import (  # noqa: E402
     Tanh,
 )
 from tinygen.ops.reduce import MatMul, Max, Sum  # noqa: E402
-from tinygen.ops.shape import BroadcastTo, GetItem, Reshape, Transpose  # noqa: E402
+from tinygen.ops.shape import BroadcastTo, GetItem, Reshape, ToDevice, Transpose  # noqa: E402

@@ -11,7 +11,7 @@ from tinygen.data.errors import DataFormatError, DataNotFoundError
 from tinygen.data.fetch import fetch
 from tinygen.data.idx import read_idx, write_idx
 from tinygen.data.loader import DataLoader
-from tinygen.data.mnist import load_fashion_mnist, load_mnist
+from tinygen.data.mnist import load_fashion_mnist, load_mnist, load_split
 from tinygen.data.safe_pickle import NumpyOnlyUnpickler, load_numpy_pickle
 from tinygen.data.sources import DATASETS, cache_dir
 
@@ -28,6 +28,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_mnist",
     "load_numpy_pickle",
+    "load_split",
     "read_idx",
     "static_binarize",
     "synthetic",

@@ -1,4 +1,5 @@
-"""load_mnist and load_fashion_mnist: the three splits as float32 images and int64 labels.
+"""load_mnist and load_fashion_mnist: the three splits as float32 images and int64 labels;
+load_split, either data set by name (what the trainers and the metrics call).
 
 Splits: MNIST's classic 50k train / 10k valid / 10k test (the split of mnist.pkl.gz: valid is
 the last 10k of the 60k training file). Fashion-MNIST ships 60k/10k, and tinygen carves its
@@ -7,7 +8,8 @@ last 10,000, test = the 10k test file.
 
 Pixels: value k (0..255) becomes k/256, the scale of the classic mnist.pkl.gz (max
 0.99609375), for every source and both data sets, so results do not depend on where the data
-came from (generative-notes.md §1: the pixel scale moves likelihoods by about a nat).
+came from: the scale is part of what a grey-value likelihood measures (torchvision's k/255
+moves the entropy floor of a VAE's loss on the MNIST test set by about a nat per image).
 Sources and their order: see sources.py.
 """
 
@@ -82,6 +84,31 @@ def load_fashion_mnist(
         DataFormatError: a source exists but a file is corrupt.
     """
     return _load("fashion-mnist", split, binarize, data_dir, download, seed)
+
+
+def load_split(dataset: str, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One split of MNIST or Fashion-MNIST by name, grey values, optionally cut short.
+
+    Args:
+        dataset: "mnist" or "fashion-mnist" ("fashion_mnist" is accepted too).
+        split: "train", "valid" or "test".
+        limit: keep only the first ``limit`` rows (smoke tests); None keeps all.
+
+    Returns:
+        (images, labels): float32 (N, 784) in [0, 1), int64 (N,), freshly loaded arrays the
+        caller may modify in place.
+
+    Raises:
+        DataNotFoundError: the data set is not on this machine (the message says which
+            command fetches it).
+    """
+    name = sources.check_dataset(dataset.replace("_", "-").lower())
+    images, labels = _load(name, split, None, None, True, 0)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be a positive number of images, not {limit}")
+        images, labels = images[:limit].copy(), labels[:limit].copy()
+    return images, labels
 
 
 def _load(

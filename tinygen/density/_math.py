@@ -14,7 +14,7 @@ LOG_2PI = np.log(2.0 * np.pi)
 def logsumexp(a: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
     """Stable log Σ exp(a) along `axis`, in float64.
 
-    logsumexp(a) = m + log Σ_j exp(a_j − m) with m = max_j a_j (generative-notes §6.3), so
+    logsumexp(a) = m + log Σ_j exp(a_j − m) with m = max_j a_j, so
     the largest term is exp(0) = 1 and nothing overflows. Rows that are all −inf give −inf,
     a +inf entry gives +inf, without warnings.
 
@@ -38,7 +38,7 @@ def logsumexp(a: np.ndarray, axis: int | None = None, keepdims: bool = False) ->
 def logmeanexp(a: np.ndarray, axis: int | None = None, keepdims: bool = False) -> np.ndarray:
     """Stable log of the mean of exp(a) along `axis`, in float64.
 
-    logmeanexp(a) = logsumexp(a) − log K, K the number of reduced elements (notes §6.3);
+    logmeanexp(a) = logsumexp(a) − log K, K the number of reduced elements;
     the estimator of Parzen windows and of the importance-weighted bound L_K.
 
     Args:
@@ -87,7 +87,8 @@ def kernel_log_sum_exp(
     """Blocked log Σ_j exp(−‖x_i − μ_j‖² / 2h²) for every row x_i and every bandwidth h.
 
     The (N, M) distance matrix is never held whole: rows and centres are cut into blocks of
-    `block_size`, squared distances come from ‖x‖² + ‖μ‖² − 2 x·μ in float64 (notes §6.8),
+    `block_size`, squared distances come from ‖x‖² + ‖μ‖² − 2 x·μ in float64 (for a close
+    pair the expansion subtracts nearly equal numbers, which float32 rounds to noise),
     and each centre block is folded into a running log-sum-exp (running max `peak` and sum
     rescaled by exp(old peak − new peak)), so peak memory is a few block_size² floats whatever N,
     M and the number of bandwidths are.

@@ -66,8 +66,8 @@ class Gaussian:
     The ML estimates for rows x_1..x_N are the sample mean and the *biased* sample
     covariance (divide by N, not N − 1):
         μ = (1/N) Σ_n x_n,    Σ = (1/N) Σ_n (x_n − μ)(x_n − μ)ᵀ + ridge·I.
-    The ridge keeps Σ positive definite when features are constant or collinear (notes
-    §6.9); the log-density goes through the Cholesky factor of Σ.
+    The ridge keeps Σ positive definite when features are constant or collinear (MNIST's
+    border pixels are always 0); the log-density goes through the Cholesky factor of Σ.
 
     Args:
         covariance: "full" (D(D+1)/2 covariance parameters) or "diagonal" (D variances,

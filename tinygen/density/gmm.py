@@ -61,7 +61,8 @@ def lloyd(x: np.ndarray, centres: np.ndarray, iterations: int = 10) -> np.ndarra
 class GMM:
     """Mixture p(x) = Σ_k π_k N(x; μ_k, Σ_k), fitted by EM.
 
-    E step (responsibilities, computed in log space with log-sum-exp, notes §6.3):
+    E step (responsibilities, in log space with log-sum-exp, so a point far from every
+    component still gets finite ones):
         log r_nk = log π_k + log N(x_n; μ_k, Σ_k) − logsumexp_j(log π_j + log N(x_n; μ_j, Σ_j)).
     M step (N_k = Σ_n r_nk):
         π_k = N_k / N,   μ_k = (1/N_k) Σ_n r_nk x_n,
@@ -77,7 +78,8 @@ class GMM:
         max_iter: maximum number of EM iterations.
         tol: convergence threshold on the change of the mean log-likelihood.
         seed: seed of the initialisation.
-        ridge: added to the diagonal of every Σ_k (≥ 0, notes §6.9).
+        ridge: added to the diagonal of every Σ_k (≥ 0); keeps Σ_k invertible when a
+            feature never varies within a component (MNIST's always-black border pixels).
 
     Attributes (after `fit`):
         weights_: (K,) π.  means_: (K, D) μ.

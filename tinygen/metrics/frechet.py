@@ -26,7 +26,8 @@ def frechet_distance_from_stats(
 
     (Dowson & Landau 1982; Heusel et al. 2017). (Σ1Σ2)^½ comes from scipy.linalg.sqrtm.
     When it is not finite (near-singular covariances, e.g. fewer samples than features)
-    ε·I is added to both covariances and it is recomputed (notes §6.10); rounding can leave
+    ε·I is added to both covariances and it is recomputed (as Heusel et al.'s reference
+    code does); rounding can leave
     a tiny imaginary part, which is dropped — a large one is an error.
 
     Args:

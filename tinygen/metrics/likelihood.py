@@ -7,7 +7,7 @@ VAE/CVAE with standard errors) and `LikelihoodResult`. Not here: sample-based sc
 (samples.py, parzen.py) or any training.
 
 The estimator (Burda, Grosse & Salakhutdinov 2016, "Importance Weighted Autoencoders",
-the k-sample bound of section 3 and Theorem 1; generative-notes §6.5):
+the k-sample bound of section 3 and Theorem 1):
 
     z_1..z_K ~ q(z|x),   log w_k = log p(x|z_k) + log p(z_k) − log q(z_k|x),
     L_K(x) = logmeanexp_k log w_k  ≤ log p(x),   L_K ≤ L_{K+1} in expectation,
@@ -15,10 +15,11 @@ the k-sample bound of section 3 and Theorem 1; generative-notes §6.5):
 
 Both Gaussians carry their −½·log 2π per latent dimension: the constants cancel between
 p(z) and q(z|x) only when both are included (a classic bug drops one of them). The
-log-mean-exp runs in float64 (notes §6.3), over chunks of samples folded into a running
-log-sum-exp, so K = 5000 never holds more than `rows_per_pass` decoder rows in memory.
+log-mean-exp runs in float64, shifted by its running maximum, over chunks of samples folded
+into a running log-sum-exp, so K = 5000 never holds more than `rows_per_pass` decoder rows
+in memory.
 
-What the number means (notes §1, §6.6): tinygen's VAEs have a Bernoulli decoder trained on
+What the number means: tinygen's VAEs have a Bernoulli decoder trained on
 grey values in [0, 1]. On those grey values −log p(x|z) is a binary cross-entropy, not a
 normalised likelihood: it contains the data's entropy floor (≈46.8 nats per MNIST test image
 at k/256 scaling) and cannot be compared with published binarised NLLs. On a *binarised*
@@ -84,6 +85,14 @@ def _as_numpy(values: Any) -> np.ndarray:
 
 
 def check_k(k: Any) -> int:
+    """Check a number of importance samples.
+
+    Args:
+        k: the value given (``--k``, or the ``k`` argument).
+
+    Returns:
+        k as an int, when it is an integer >= 1 (otherwise a ValueError says why).
+    """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValueError(f"k (importance samples per image) must be an integer >= 1, got {k!r}")
     return int(k)

@@ -1,7 +1,8 @@
 """Parzen-window log-likelihood of test data under a generator's samples.
 
 Lives here: `parzen_log_likelihood` and its `ParzenResult`, the protocol of Goodfellow et
-al. 2014 (generative-notes §3.1, §3.3). Not here: the blocked kernel sum (in
+al. 2014 (section 5, Table 1), σ chosen on validation data as in Breuleux et al. 2011. Not
+here: the blocked kernel sum (in
 tinygen/density/_math.py, shared with `tinygen.density.KDE`) or any model code.
 """
 
@@ -61,11 +62,11 @@ def parzen_log_likelihood(
     σ is the grid value with the best mean LL on the first `n_valid` validation rows
     (never on the test set); the result is the mean LL over all test rows with standard
     error std/√N. Distances via ‖x‖² + ‖μ‖² − 2x·μ in float64, blocked, with a running
-    log-sum-exp (notes §6.3, §6.8). Data must be in the same space as the paper's: real
+    log-sum-exp (see `kernel_log_density`). Data must be in the same space as the paper's: real
     pixels in [0, 1] (rescale [−1, 1] generator outputs first).
 
     Known weaknesses (Theis, van den Oord & Bethge, ICLR 2016, "A note on the evaluation
-    of generative models"; notes §3.3): in high dimensions the estimate is far from the
+    of generative models"): in high dimensions the estimate is far from the
     model's true log-likelihood and needs enormous sample counts to converge; it mostly
     rewards samples close to test points, so a k-means summary of the training set scores
     *above* real data (≈313 vs ≈243 on MNIST), and prototype-like or blurry samples beat

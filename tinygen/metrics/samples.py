@@ -6,9 +6,9 @@ Lives here: `draw_samples` (any model with ``sample(n, labels)``, or any functio
 sampler), `frechet_floor` (the same distance between two real splits: the best a model can
 score with this classifier and N), `parzen_score` (the Goodfellow et al. 2014 protocol) and
 `SampleScores`. Not here: the formulas themselves (frechet.py, scores.py, parzen.py), the
-scoring classifier (tinygen/models/classifier.py) or likelihoods (likelihood.py).
+scoring classifier (classifier.py) or likelihoods (likelihood.py).
 
-The scores and their anchors (generative-notes §3, §4.2):
+The scores and the values to read them against:
 - Inception Score (Salimans et al. 2016) with the MNIST classifier's p(y|x): ≤ 10, real test
   digits score ≈ 9.9 with a good classifier.
 - Fréchet distance (Heusel et al. 2017) between Gaussians fitted to the classifier's
@@ -140,7 +140,7 @@ def classifier_scores(
     Args:
         images: (N, 784) samples in [0, 1].
         classifier: has ``predict_proba(images)`` -> (N, C) and ``features(images)`` -> (N, F)
-            (e.g. `tinygen.models.load_or_train_classifier`).
+            (e.g. `tinygen.metrics.load_or_train_classifier`).
         reference_features: (M, F) classifier features of the reference images (the test
             split), e.g. ``classifier.features(x_test)``, or their (mean (F,), covariance
             (F, F)) from `tinygen.metrics.frechet.feature_statistics`, computed once.
@@ -166,7 +166,8 @@ def frechet_floor(
     """Fréchet distance between n real images (e.g. the valid split) and the reference.
 
     The distance a perfect sampler would get with the same classifier and the same N
-    (FID is biased upward for small N, notes §6.10): the floor to read model scores against.
+    (the estimate is biased upward for small N; Bińkowski et al. 2018, "Demystifying MMD
+    GANs"): the floor to read model scores against.
 
     Args:
         classifier: has ``features(images)`` -> (N, F).
@@ -191,7 +192,7 @@ def parzen_score(
     The samples (10,000 in the paper) are the kernel centres; σ is chosen on the first
     `n_valid` validation images from logspace(−1, 0, 10) and the mean LL is reported on
     all test images with its standard error. Weak in 784-d (Theis et al. 2016): compare
-    with real data's score (≈245 with 10k training images as centres, notes §3.3).
+    with real data's score (≈245 with 10k training images as centres).
 
     Args:
         samples: (M, 784) samples in [0, 1].

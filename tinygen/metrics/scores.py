@@ -1,7 +1,8 @@
 """Classifier-based scores of generated samples, computed from a classifier's outputs.
 
 Lives here: `inception_score` (from class-probability rows) and `label_accuracy` (for
-conditional generators, "GAN-test"); definitions in generative-notes §4.2. Not here: the
+conditional generators, "GAN-test"); definitions in Salimans et al. 2016 and Shmelkov,
+Schmid & Alahari 2018. Not here: the
 classifier itself or running it on images (written elsewhere) — these take plain arrays.
 """
 
@@ -15,7 +16,7 @@ def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
         IS = exp((1/N) Σ_n Σ_y p(y|x_n) [log p(y|x_n) − log p(y)]),
     with 0·log 0 = 0 (Salimans et al. 2016). It lies in [1, C]: C when every prediction
     is confident (one-hot) and the classes are used equally, 1 when all rows are equal.
-    With a 10-class MNIST classifier the real test set scores ≈9.88 (notes §4.2).
+    With a good 10-class MNIST classifier the real test set scores ≈9.88.
 
     Args:
         probs: (N, C) rows p(y|x_n), non-negative and summing to 1 (softmax outputs).
@@ -46,7 +47,7 @@ def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
 def label_accuracy(predicted_labels: np.ndarray, asked_labels: np.ndarray) -> float:
     """Fraction of generated samples that a classifier assigns to the asked label.
 
-    The "GAN-test" accuracy of a conditional generator (Shmelkov et al. 2018; notes §4.2):
+    The "GAN-test" accuracy of a conditional generator (Shmelkov, Schmid & Alahari 2018):
     generate x for label y, classify x, count agreement.
 
     Args:

@@ -1,5 +1,5 @@
-"""The generative models (VAE, CVAE, GAN, AC-GAN) and the scoring classifier: re-exports and
-the registry of model kinds.
+"""The generative models (VAE, CVAE, GAN, AC-GAN): re-exports and the registry of model
+kinds (the scoring classifier is with the metrics that use it, in ``tinygen.metrics``).
 
 ``MODELS`` maps each kind ("vae", "cvae", "gan", "cgan": the classes' ``kind``) to its class
 and is the one list of kinds (the CLI's choices, the report's four models); ``FAMILY`` maps a
@@ -7,7 +7,6 @@ kind to "vae" or "gan", the family whose trainer and defaults it takes. ``build_
 **config)`` rebuilds a model from the ``kind`` and ``config()`` stored in a checkpoint.
 """
 
-from tinygen.models.classifier import MNISTClassifier, load_or_train_classifier
 from tinygen.models.gan import ACGAN, GAN
 from tinygen.models.vae import CVAE, VAE
 
@@ -35,9 +34,7 @@ __all__ = [
     "CVAE",
     "FAMILY",
     "GAN",
-    "MNISTClassifier",
     "MODELS",
     "VAE",
     "build_model",
-    "load_or_train_classifier",
 ]

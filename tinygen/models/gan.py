@@ -1,7 +1,8 @@
 """The generative adversarial network (GAN) and the auxiliary-classifier GAN (AC-GAN).
 
 What lives here: the two models (generator and discriminator MLPs) and their losses. What
-does not: the alternating training loop (``tinygen/train/gan_trainer.py``).
+does not: the MLP builder and the label checks (``common.py``), the alternating training
+loop (``tinygen/train/gan_trainer.py``).
 
 GAN (Goodfellow et al. 2014, eq. 1): the value of the two-player game is
 
@@ -35,7 +36,7 @@ import numpy as np
 
 import tinygen
 from tinygen import nn
-from tinygen.models.vae import IMAGE_FEATURES, _labels_array, mlp
+from tinygen.models.common import IMAGE_FEATURES, append_labels, labels_array, mlp
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
 
@@ -94,14 +95,7 @@ class GAN(nn.Module):
 
     def generate(self, z: Tensor, labels: Any = None) -> Tensor:
         """G(z[, y]): (B, z_dim) noise -> (B, out_features) images in [-1, 1] (with graph)."""
-        if self.conditional:
-            if labels is None:
-                raise ValueError(f"{type(self).__name__} is conditional: pass labels")
-            labels = _labels_array(labels, z.shape[0], self.num_classes)
-            z = tinygen.cat([z, F.one_hot(labels, self.num_classes)], axis=1)  # (B, z + C)
-        elif labels is not None:
-            raise ValueError(f"{type(self).__name__} is unconditional: do not pass labels")
-        return self.generator(z)
+        return self.generator(append_labels(self, z, labels))  # (B, z + C) in when conditional
 
     def discriminate(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """D's heads for images in [-1, 1]: (real/fake logits (B,), class logits (B, C) or None)."""
@@ -139,8 +133,8 @@ class GAN(nn.Module):
         if self.conditional:
             labels = np.concatenate(
                 [
-                    _labels_array(real_labels, n, self.num_classes),
-                    _labels_array(fake_labels, n, self.num_classes),
+                    labels_array(real_labels, n, self.num_classes),
+                    labels_array(fake_labels, n, self.num_classes),
                 ]
             )
             loss = loss + F.cross_entropy(class_logits, labels, reduction="sum") * (1.0 / n)
@@ -158,7 +152,7 @@ class GAN(nn.Module):
         ones = np.ones(fake.shape[0], np.float32)
         loss = F.binary_cross_entropy_with_logits(logits, ones)
         if self.conditional:
-            labels = _labels_array(fake_labels, fake.shape[0], self.num_classes)
+            labels = labels_array(fake_labels, fake.shape[0], self.num_classes)
             loss = loss + F.cross_entropy(class_logits, labels)
         return loss
 

@@ -1,7 +1,8 @@
 """The variational auto-encoder (VAE) and its conditional version (CVAE).
 
 What lives here: the two models, their encoder/decoder MLPs, the reparameterized sample and
-the ELBO. What does not: the training loop (``tinygen/train``), the data, the pictures.
+the ELBO. What does not: the MLP builder and the label checks (``common.py``, shared with the
+GANs), the training loop (``tinygen/train``), the data, the pictures.
 
 The math (Kingma & Welling 2014, "Auto-Encoding Variational Bayes", AEVB):
 
@@ -21,8 +22,9 @@ The training loss J is the negative ELBO. Per image it is BCE_summed_over_pixels
 batch ``loss(x)`` *sums* it (as the standard workload W1 and pytorch/examples do), so Adam's
 lr = 1e-3 sees the same gradient scale as the reference; divide by the batch size to get the
 mean loss per image, the number reported as "test loss" (same quantity per image either way).
-Pixels are grey values in [0, 1]: the "Bernoulli" likelihood is then not normalised and
-contains the data's entropy floor (generative-notes.md section 1).
+Pixels are grey values in [0, 1]: the "Bernoulli" likelihood is then not normalised (it sums
+to one only over binary x), and even a perfect decoder, sigmoid(l_i) = x_i, pays each grey
+pixel's entropy -[x log x + (1 - x) log(1 - x)] > 0: the loss has a floor set by the data.
 
 The CVAE (Sohn et al. 2015) feeds the one-hot label y to both networks: q(z|x, y) and
 p(x|z, y), so ``sample(n, labels)`` draws digits of the asked classes.
@@ -37,43 +39,9 @@ import numpy as np
 
 import tinygen
 from tinygen import nn
+from tinygen.models.common import IMAGE_FEATURES, append_labels, mlp
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
-
-IMAGE_FEATURES = 784
-
-
-def mlp(
-    sizes: Sequence[int], activation: str | None, last: str | None = None, slope: float = 0.01
-) -> nn.Sequential:
-    """A stack of fused Linear layers: ``activation`` after each but the last, ``last`` after it.
-
-    Args:
-        sizes: layer widths, input first, e.g. (784, 400, 20).
-        activation: the hidden activation ("relu", "leaky_relu", "tanh", "sigmoid" or None).
-        last: the activation of the output layer (None for raw logits).
-        slope: the negative slope of "leaky_relu".
-
-    Returns:
-        A Sequential of len(sizes) - 1 Linear layers.
-    """
-    layers = [
-        nn.Linear(a, b, activation=activation, slope=slope) for a, b in zip(sizes[:-2], sizes[1:-1])
-    ]
-    layers.append(nn.Linear(sizes[-2], sizes[-1], activation=last, slope=slope))
-    return nn.Sequential(*layers)
-
-
-def _labels_array(labels: Any, n: int, num_classes: int) -> np.ndarray:
-    """Labels as an int64 array of length n, checked (a single int is repeated)."""
-    array = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
-    array = np.full(n, int(array), np.int64) if array.ndim == 0 else array.astype(np.int64)
-    if array.shape != (n,):
-        raise ValueError(f"expected {n} labels, got shape {array.shape}")
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
-        low, high = array.min(), array.max()
-        raise ValueError(f"labels must lie in [0, {num_classes}), got [{low}, {high}]")
-    return array
 
 
 class VAE(nn.Module):
@@ -123,17 +91,6 @@ class VAE(nn.Module):
             "num_classes": self.num_classes,
         }
 
-    def _with_labels(self, h: Tensor, labels: Any) -> Tensor:
-        """Append one-hot labels to the rows of h (conditional models only)."""
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError(f"{type(self).__name__} is unconditional: do not pass labels")
-            return h
-        if labels is None:
-            raise ValueError(f"{type(self).__name__} is conditional: pass labels")
-        labels = _labels_array(labels, h.shape[0], self.num_classes)
-        return tinygen.cat([h, F.one_hot(labels, self.num_classes)], axis=1)  # (B, D + C)
-
     def encode(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor]:
         """The parameters of q(z|x[, y]).
 
@@ -144,12 +101,12 @@ class VAE(nn.Module):
         Returns:
             (mu, logvar), each (B, z_dim).
         """
-        h = self.encoder(self._with_labels(x, labels))  # (B, hidden[-1])
+        h = self.encoder(append_labels(self, x, labels))  # (B, hidden[-1])
         return self.mu_head(h), self.logvar_head(h)
 
     def decode(self, z: Tensor, labels: Any = None) -> Tensor:
         """The Bernoulli logits of p(x|z[, y]): (B, z_dim) -> (B, in_features)."""
-        return self.decoder(self._with_labels(z, labels))
+        return self.decoder(append_labels(self, z, labels))
 
     @staticmethod
     def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:

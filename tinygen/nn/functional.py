@@ -14,7 +14,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
-from tinygen.tensor import Tensor, _lift
+from tinygen.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -67,22 +67,27 @@ def _zero_bias(weight: Tensor) -> Tensor:
 
 
 def relu(x: Tensor) -> Tensor:
+    """max(x, 0), elementwise."""
     return x.relu()
 
 
 def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
+    """x where x > 0, else slope * x, elementwise."""
     return x.leaky_relu(slope)
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), elementwise (finite for any x)."""
     return x.sigmoid()
 
 
 def tanh(x: Tensor) -> Tensor:
+    """tanh(x), elementwise."""
     return x.tanh()
 
 
 def softplus(x: Tensor) -> Tensor:
+    """log(1 + exp(x)), elementwise (finite for any x)."""
     return x.softplus()
 
 
@@ -117,6 +122,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum exp(x) along axis, as exp(log_softmax(x)) (stable)."""
     return log_softmax(x, axis).exp()
 
 
@@ -137,7 +143,7 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z (finite at z = +-800)."""
     _check_reduction(reduction)
-    target = _lift(target, logits)
+    target = as_tensor(target, logits)
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
     return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
@@ -145,7 +151,7 @@ def binary_cross_entropy_with_logits(
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """-[t log p + (1 - t) log(1 - p)] from probabilities; logs clipped at the dtype's tiny
     number (about -87 in float32) so p = 0 or 1 stays finite. Prefer the logits version."""
-    target = _lift(target, probs)
+    target = as_tensor(target, probs)
     _check_same_shape("binary_cross_entropy", probs, target)
     tiny = float(np.finfo(probs.dtype).tiny)
     log_p = probs.clip(tiny, 1.0).log()
@@ -174,7 +180,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
 
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """(prediction - target)^2, reduced."""
-    target = _lift(target, prediction)
+    target = as_tensor(target, prediction)
     _check_same_shape("mse_loss", prediction, target)
     difference = prediction - target
     return _reduce(difference * difference, reduction)

@@ -1,8 +1,9 @@
-"""Elementwise ops: arithmetic with NumPy broadcasting, and the unary functions.
+"""Elementwise ops: arithmetic with NumPy broadcasting, the unary functions, and ``where``.
 
 Each class is one primitive: ``forward`` on arrays, ``backward`` in Tensor ops right below
 it, its first docstring line the derivative. Binary ops sum their gradient back to each
-input's shape with the one helper ``unbroadcast``.
+input's shape with ``unbroadcast`` (in ``function.py``, beside ``Function``). The operator
+methods that call these ops are in ``tensor.py``; ``where`` is the one public function here.
 """
 
 from __future__ import annotations
@@ -12,23 +13,8 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
-from tinygen.function import Function
-from tinygen.tensor import Tensor
-
-
-def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Sum a gradient over the axes that broadcasting added or stretched, back to ``shape``.
-
-    If x of shape (3, 1) was broadcast against (2, 3, 4), x was used 2 * 4 times per
-    element, so dL/dx sums dL/dy over the leading axis and over the stretched last axis.
-    """
-    if grad.shape == shape:
-        return grad
-    leading = grad.ndim - len(shape)
-    stretched = [
-        leading + i for i, n in enumerate(shape) if n == 1 and grad.shape[leading + i] != 1
-    ]
-    return grad.sum(axis=tuple(range(leading)) + tuple(stretched), keepdims=True).reshape(shape)
+from tinygen.function import Function, unbroadcast
+from tinygen.tensor import Tensor, as_tensor
 
 
 class Add(Function):
@@ -253,6 +239,23 @@ class Where(Function):
         grad_a = unbroadcast(Where.apply(grad_out, zero, cond=ctx.cond), a.shape)
         grad_b = unbroadcast(Where.apply(zero, grad_out, cond=ctx.cond), b.shape)
         return grad_a, grad_b
+
+
+def where(condition: Any, a: Tensor | float, b: Tensor | float) -> Tensor:
+    """Elementwise choice: a where condition holds, else b (gradients flow to a and b).
+
+    Args:
+        condition: a boolean Tensor or array, broadcastable against a and b.
+        a: the values where the condition holds (a Tensor or a number).
+        b: the values elsewhere (a Tensor or a number).
+
+    Returns:
+        A Tensor of the broadcast shape; a number takes the dtype and device of the other
+        side (float32 on the CPU when both are numbers).
+    """
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(0.0)
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    return Where.apply(as_tensor(a, like), as_tensor(b, like), cond=cond)
 
 
 class Cast(Function):

@@ -1,7 +1,7 @@
 """Reductions (sum, max) and matrix multiplication.
 
-``mean`` is composed from ``sum`` (in tensor_methods.py); ``logsumexp`` and ``log_softmax``
-live with the losses in ``nn/functional.py``.
+``mean``, ``var`` and ``min`` are composed from these by Tensor's methods (``tensor.py``);
+``logsumexp`` and ``log_softmax`` live with the losses in ``nn/functional.py``.
 """
 
 from __future__ import annotations
@@ -9,11 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.function import Function
-from tinygen.ops.elementwise import unbroadcast
-from tinygen.tensor import Tensor
-
-Axis = int | tuple[int, ...] | None
+from tinygen.function import Function, unbroadcast
+from tinygen.tensor import Axis, Tensor
 
 
 def _normalise_axis(axis: Axis, ndim: int) -> tuple[int, ...]:

@@ -1,5 +1,8 @@
 """Ops that move values around without arithmetic: reshape, transpose, broadcast,
-indexing (and its scatter-add twin), concatenation, and moving between devices.
+indexing (and its scatter-add twin), concatenation, and moving between devices; and the two
+public functions built on concatenation, ``cat`` and ``stack``.
+
+The methods that call these ops (``x.reshape``, ``x[i]``, ``x.to``) are in ``tensor.py``.
 """
 
 from __future__ import annotations
@@ -7,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.function import Function
+from tinygen.function import Function, unbroadcast
 from tinygen.tensor import Tensor
 
 
@@ -48,8 +51,6 @@ class BroadcastTo(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:
-        from tinygen.ops.elementwise import unbroadcast
-
         return (unbroadcast(grad_out, ctx.inputs[0].shape),)
 
 
@@ -109,6 +110,37 @@ class Cat(Function):
             grads.append(grad_out[index] if x.requires_grad else None)
             start = stop
         return tuple(grads)
+
+
+def cat(tensors: list[Tensor], axis: int = 0) -> Tensor:
+    """Concatenate tensors along an existing axis.
+
+    Args:
+        tensors: one or more tensors, equal in shape except along ``axis``.
+        axis: the axis to join along (negative counts from the end).
+
+    Returns:
+        The concatenation; each input gets back the slice of the gradient it filled.
+    """
+    if not tensors:
+        raise ValueError("cat needs at least one tensor")
+    return Cat.apply(*tensors, axis=axis)
+
+
+def stack(tensors: list[Tensor], axis: int = 0) -> Tensor:
+    """Stack tensors along a new axis (each gets a size-1 axis, then they are concatenated).
+
+    Args:
+        tensors: one or more tensors of one shape.
+        axis: the position of the new axis in the result (negative counts from the end).
+
+    Returns:
+        A tensor with one more dimension, of size ``len(tensors)`` at ``axis``.
+    """
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    axis = axis % (tensors[0].ndim + 1)
+    return cat([t.reshape(*t.shape[:axis], 1, *t.shape[axis:]) for t in tensors], axis=axis)
 
 
 class ToDevice(Function):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 import tinygen
+from tinygen.data import load_split
 from tinygen.models import FAMILY
 from tinygen.train import read_metrics
 
@@ -60,7 +61,6 @@ def latent_knn_accuracy(model: Any, dataset: str, data: Any) -> float | None:
     Returns:
         the accuracy, or None for a model without an encoder.
     """
-    from tinygen.train import load_split
 
     if model is not None and not hasattr(model, "encode"):
         return None
@@ -121,7 +121,6 @@ def real_data_metrics(data: Any, n_samples: int, dataset: str) -> dict[str, Any]
         "n_samples".
     """
     from tinygen.metrics import classifier_scores, parzen_score  # lazy: SciPy (evaluate.run_eval)
-    from tinygen.train import load_split
 
     train, _ = load_split(dataset, "train", n_samples)
     valid, valid_labels = load_split(dataset, "valid")

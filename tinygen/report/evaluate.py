@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygen.data import load_split
 from tinygen.models import FAMILY
 from tinygen.train import load_model
 
@@ -82,8 +83,7 @@ class EvalData:
         Returns:
             EvalData.
         """
-        from tinygen.models import load_or_train_classifier
-        from tinygen.train import load_split
+        from tinygen.metrics import load_or_train_classifier  # lazy: SciPy (see run_eval)
 
         x_valid, _ = load_split(dataset, "valid")
         x_test, y_test = load_split(dataset, "test")

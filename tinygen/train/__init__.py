@@ -12,7 +12,6 @@ from typing import Any
 from tinygen.models import FAMILY
 from tinygen.train.checkpoint import load_checkpoint, load_model, save_checkpoint
 from tinygen.train.config import DEFAULTS, TrainConfig
-from tinygen.train.data import DATASETS, load_split
 from tinygen.train.gan_trainer import GANTrainer
 from tinygen.train.logging import MetricsLog, read_metrics
 from tinygen.train.trainer import Trainer, TrainingDiverged, grid_labels
@@ -35,7 +34,6 @@ def make_trainer(config: TrainConfig, **kwargs: Any) -> Trainer:
 
 
 __all__ = [
-    "DATASETS",
     "DEFAULTS",
     "GANTrainer",
     "MetricsLog",
@@ -46,7 +44,6 @@ __all__ = [
     "grid_labels",
     "load_checkpoint",
     "load_model",
-    "load_split",
     "make_trainer",
     "mean_test_loss",
     "read_metrics",

@@ -22,11 +22,10 @@ import numpy as np
 
 import tinygen
 from tinygen import backend, viz
-from tinygen.data import DataLoader
+from tinygen.data import DataLoader, load_split
 from tinygen.models import build_model
 from tinygen.train.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from tinygen.train.config import TrainConfig
-from tinygen.train.data import load_split
 from tinygen.train.logging import MetricsLog
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import tinygen
-from tinygen.train.data import load_split
+from tinygen.data import load_split
 from tinygen.train.trainer import Trainer
 
 

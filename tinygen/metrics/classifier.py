@@ -1,14 +1,16 @@
-"""An MLP digit classifier, trained with tinygen itself, used to score generated samples.
+"""The scoring classifier: an MLP digit classifier, trained with tinygen itself, that the
+sample metrics read generated images with.
 
-What lives here: ``MNISTClassifier`` (784-512-256-10, ReLU, dropout), its training loop (with
-random-shift augmentation), and ``load_or_train_classifier``, which trains it once per data
-set (seeded) and caches the weights with the measured test accuracy under
-``$TINYGEN_CACHE/classifiers/``. What does not:
-the scores themselves (``tinygen.metrics``: label accuracy, inception score, Fréchet distance).
+What lives here: ``MNISTClassifier`` (784-512-256-10, ReLU, dropout), its own training loop
+(with random-shift augmentation), and ``load_or_train_classifier``, which trains it once per
+data set (seeded) and caches the weights with the measured test accuracy under
+``$TINYGEN_CACHE/classifiers/``. What does not: the scores computed from its outputs
+(``scores.py``, ``frechet.py``, ``samples.py``), the generative models (``tinygen.models``).
 
-Used for the "GAN-test" label accuracy of a conditional generator (generative-notes.md
-section 4.2): generate x for class y, classify x, count agreement. ``features`` gives the
-256-d penultimate layer, the feature space of a classifier-based Fréchet distance.
+Used for the "GAN-test" label accuracy of a conditional generator (Shmelkov, Schmid &
+Alahari 2018, "How good is my GAN?"): generate x for class y, classify x, count agreement.
+``predict_proba`` gives the p(y|x) of the Inception Score, ``features`` the 256-d
+penultimate layer, the feature space of the classifier-based Fréchet distance.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 import tinygen
-from tinygen import backend, nn
+from tinygen import backend, data, nn
 from tinygen.nn import functional as F
 from tinygen.serialization import CheckpointError
 
@@ -170,9 +172,7 @@ def fit_classifier(
 
 def classifier_path(dataset: str = "mnist") -> Path:
     """Where the cached classifier of a data set lives."""
-    from tinygen.data.sources import cache_dir
-
-    return cache_dir() / "classifiers" / f"{dataset}-mlp-v{VERSION}.npz"
+    return data.cache_dir() / "classifiers" / f"{dataset}-mlp-v{VERSION}.npz"
 
 
 def load_or_train_classifier(
@@ -202,8 +202,6 @@ def load_or_train_classifier(
 
 
 def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNISTClassifier:
-    from tinygen.train.data import load_split
-
     path = classifier_path(dataset)
     model = MNISTClassifier(tuple(RECIPE["hidden"]), dropout=RECIPE["dropout"])
     if path.exists() and not retrain:
@@ -216,13 +214,13 @@ def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNI
         except (CheckpointError, KeyError, ValueError) as error:
             print(f"retraining the classifier: the cache {path} is unusable ({error})",
                   file=sys.stderr)  # fmt: skip
-    images, labels = load_split(dataset, "train")
+    images, labels = data.load_split(dataset, "train")
     if verbose:
         print(f"training the {dataset} scoring classifier once (cached at {path})",
               file=sys.stderr, flush=True)  # fmt: skip
     fit_classifier(model, images, labels, RECIPE["epochs"], RECIPE["batch_size"], RECIPE["lr"],
                    seed, verbose, RECIPE["shift"])  # fmt: skip
-    test_images, test_labels = load_split(dataset, "test")
+    test_images, test_labels = data.load_split(dataset, "test")
     model.test_accuracy = model.accuracy(test_images, test_labels)
     if verbose:
         print(f"classifier test accuracy: {model.test_accuracy:.4f}", file=sys.stderr)
