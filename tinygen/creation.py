@@ -1,4 +1,8 @@
-"""Ways to make tensors: from data, filled with a constant, or drawn at random."""
+"""Ways to make tensors: from data, filled with a constant, or drawn at random.
+
+The Tensor class and its dtype conversion (``as_dtype``) are in ``tensor.py``; the seeded
+generators behind ``randn`` and ``rand`` are in ``backend.py``.
+"""
 
 from __future__ import annotations
 

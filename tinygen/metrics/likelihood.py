@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 import tinygen
+from tinygen.data import static_binarize
 from tinygen.density._math import logsumexp
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
@@ -239,8 +240,6 @@ def vae_log_likelihood(
         raise ValueError("a CVAE's likelihood log p(x|y) needs the test labels")
     images = np.asarray(images, np.float32)
     if binarized:
-        from tinygen.data import static_binarize
-
         images = static_binarize(images, binarize_seed)
     was_training = model.training
     model.eval()
