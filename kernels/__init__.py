@@ -1,15 +1,25 @@
 """Fused kernels, installed as ``tinygen.kernels`` (the folder sits at the repository top).
 
-Three implementations of every kernel, with the same names and signatures:
+Three implementations of every kernel in ``KERNELS`` (the one list of their names), with
+the same names and signatures:
 
 - ``reference.py``: plain NumPy, the specification (docstrings with loop nests and shapes),
-  with ``reference_losses.py`` and ``reference_optim.py``;
+  with ``reference_losses.py`` and ``reference_optim.py``; the ops' plain path calls it;
 - ``cpu.py``: Numba ``@njit`` kernels, with ``cpu_losses.py``, ``cpu_optim.py`` and the
   vectorizable float32 math of ``cpu_math.py``;
-- ``cuda.py``: ``numba.cuda`` kernels with host wrappers, for CuPy or Numba device arrays.
+- ``cuda.py``: ``numba.cuda`` kernels with host wrappers, for CuPy or Numba device arrays;
 
-Use them through ``tinygen.fused.kernel(name, device)``, which picks the implementation;
-importing this package imports neither Numba nor CuPy.
+and ``scalar.py``, the element and row math the CPU and CUDA kernels share (written once,
+compiled for both), and ``warmup.py``, which compiles every CPU kernel before a benchmark.
+
+Nothing here imports ``tinygen`` (a test checks): the layer above, ``tinygen/fastpath.py``,
+decides when a kernel runs and picks the implementation (``fastpath.kernel(name, array)``).
+Importing this package imports neither Numba nor CuPy.
+
+In a checkout, ``tinygen/kernels`` is a symbolic link to this folder, so that static tools
+(mypy, an IDE's go-to-definition) find ``tinygen.kernels`` without the installed package;
+the wheel and an editable install map the name here through ``pyproject.toml``'s
+``package-dir``.
 """
 
 KERNELS = (
