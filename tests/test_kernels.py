@@ -9,9 +9,11 @@ table drives the numba.cuda kernels' tests in ``test_kernels_cuda.py``.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -335,3 +337,19 @@ def test_optimizer_steps_match_pytorch(beta1, weight_decay):
     expected = weights.detach().numpy()
     assert np.abs(param - expected).max() <= 1e-4 * np.abs(expected - start).max()
     assert np.mean(param == expected) > 0.9  # most parameters are bitwise equal
+
+
+def test_kernels_import_nothing_from_tinygen():
+    """kernels/ is the bottom layer: relative imports inside it, never ``tinygen``."""
+    folder = Path(__file__).resolve().parent.parent / "kernels"
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "tinygen"]
+    assert len(list(folder.glob("*.py"))) >= 9 and not offenders, offenders

@@ -21,7 +21,10 @@ Everything about that choice lives here:
   be checked against the plain path.
 
 What does not live here: the kernels' math (``kernels/``) and the one-off compile of all
-CPU kernels before a benchmark times anything (``tinygen.kernels.warmup``).
+CPU kernels before a benchmark times anything (``tinygen.kernels.warmup``). ``kernels/``
+sits at the repository top and is installed as ``tinygen.kernels`` (``pyproject.toml``'s
+``package-dir``); in a checkout the symbolic link ``tinygen/kernels -> ../kernels`` lets
+mypy and an IDE resolve the name too.
 
 Debugging a kernel: ``NUMBA_DISABLE_JIT=1 python ...`` runs the CPU kernels as plain
 Python, so pdb steps through their loops (slowly, with the same results);
