@@ -66,7 +66,8 @@ def _bias_activation(x, bias, kind, slope, out):
             elif kind == TANH:
                 row[j] = cpu_math.tanh(v) if single else math.tanh(v)
             else:
-                e = cpu_math.exp(-abs(v)) if single else math.exp(-abs(v))
+                # np.exp, not math.exp: a float64 scalar also as plain Python (NUMBA_DISABLE_JIT)
+                e = cpu_math.exp(-abs(v)) if single else np.exp(-abs(v))
                 row[j] = scalar.sigmoid(v, e)
         for j in range(cols):
             out[i, j] = row[j]

@@ -22,9 +22,9 @@ def _bce_element(logit, target, single):
     if single:
         e = cpu_math.exp(-abs(logit))  # <= 1: nothing below can overflow
         softplus = cpu_math.log1p_unit(e)
-    else:
-        e = math.exp(-abs(logit))
-        softplus = math.log1p(e)
+    else:  # np, not math: a float64 scalar also when run as plain Python (NUMBA_DISABLE_JIT)
+        e = np.exp(-abs(logit))
+        softplus = np.log1p(e)
     return scalar.bce_element(logit, target, e, softplus)
 
 

@@ -38,11 +38,9 @@ _THREADS = 32 if config.ENABLE_CUDASIM else 256
 _MAX_BLOCKS = 8 if config.ENABLE_CUDASIM else 1024
 _REDUCE_THREADS = 32 if config.ENABLE_CUDASIM else 128  # a power of two (tree reduction)
 # compiled code cannot take the simulator's arrays: there, run the row function as Python
-_cross_entropy_row = (
-    scalar.softmax_cross_entropy_row.py_func
-    if config.ENABLE_CUDASIM
-    else scalar.softmax_cross_entropy_row
-)
+_cross_entropy_row = scalar.softmax_cross_entropy_row
+if config.ENABLE_CUDASIM:
+    _cross_entropy_row = getattr(_cross_entropy_row, "py_func", _cross_entropy_row)
 
 
 def _require_shapes(matching: bool) -> None:
