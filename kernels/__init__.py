@@ -9,17 +9,11 @@ the same names and signatures:
   vectorizable float32 math of ``cpu_math.py``;
 - ``cuda.py``: ``numba.cuda`` kernels with host wrappers, for CuPy or Numba device arrays;
 
-and ``scalar.py``, the element and row math the CPU and CUDA kernels share (written once,
-compiled for both), and ``warmup.py``, which compiles every CPU kernel before a benchmark.
-
-Nothing here imports ``tinygen`` (a test checks): the layer above, ``tinygen/fastpath.py``,
-decides when a kernel runs and picks the implementation (``fastpath.kernel(name, array)``).
-Importing this package imports neither Numba nor CuPy.
-
-In a checkout, ``tinygen/kernels`` is a symbolic link to this folder, so that static tools
-(mypy, an IDE's go-to-definition) find ``tinygen.kernels`` without the installed package;
-the wheel and an editable install map the name here through ``pyproject.toml``'s
-``package-dir``.
+plus ``scalar.py`` (element math the CPU and CUDA kernels share) and ``warmup.py``. Nothing
+here imports ``tinygen`` (a test checks); ``tinygen/fastpath.py``, the layer above, picks
+the implementation. Importing this package imports neither Numba nor CuPy. In a checkout,
+``tinygen/kernels`` is a symbolic link to this folder, for static tools (mypy, an IDE);
+installs map the name here through ``pyproject.toml``'s ``package-dir``.
 """
 
 KERNELS = (

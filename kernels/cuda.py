@@ -49,6 +49,11 @@ def _require_shapes(matching: bool) -> None:
         raise ValueError("kernel arrays have mismatched shapes (see kernels/reference.py)")
 
 
+def _require_slope(kind: int, slope: float) -> None:
+    if kind == LEAKY_RELU and slope < 0:
+        raise ValueError("bias_leaky_relu: slope must be >= 0")
+
+
 def _launch(count: int) -> tuple[int, int]:
     """(blocks, threads per block) for a grid-stride loop over ``count`` items."""
     blocks = min(max(1, -(-count // _THREADS)), _MAX_BLOCKS)
@@ -83,15 +88,13 @@ def _bias_activation_backward(grad_out, out, kind, slope, grad_x, grad_bias):
 
 
 def _activation(kind, x, bias, slope, out):
-    if kind == LEAKY_RELU and slope < 0:
-        raise ValueError("bias_leaky_relu: slope must be >= 0")
+    _require_slope(kind, slope)
     _require_shapes(out.shape == x.shape and bias.size == x.shape[1])
     _bias_activation[_launch(x.size)](x, bias, kind, out.dtype.type(slope), out)
 
 
 def _activation_backward(kind, grad_out, out, slope, grad_x, grad_bias):
-    if kind == LEAKY_RELU and slope < 0:
-        raise ValueError("bias_leaky_relu_backward: slope must be >= 0")
+    _require_slope(kind, slope)
     _require_shapes(grad_out.shape == out.shape == grad_x.shape and grad_bias.size == out.shape[1])
     _bias_activation_backward[_launch(out.shape[1])](
         grad_out, out, kind, grad_x.dtype.type(slope), grad_x, grad_bias

@@ -12,9 +12,7 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """1 / (1 + exp(-x)), without overflow for any x (exp(800) overflows; this does not).
-
-    sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, where e = exp(-|x|) <= 1.
+    """1 / (1 + exp(-x)) without overflow: 1 / (1 + e) for x >= 0, else e / (1 + e), e = exp(-|x|).
 
     Args:
         x: an array of any shape.

@@ -1,21 +1,16 @@
 """Element and row math written once for both compiled targets: the CPU and CUDA kernels.
 
-Each function here is the body of a kernel's loop: the leaky ReLU, the overflow-safe
-sigmoid and the activation derivatives, one BCE term, one Adam or SGD element update, one
-softmax cross-entropy row. ``cpu*.py`` call them from ``@njit`` kernels, which inline them before
-LLVM vectorizes the loop; ``cuda.py`` calls them from ``@cuda.jit`` kernels, and numba.cuda
-compiles an ``@njit`` function called from a kernel for the GPU (inlined the same way).
-Under Numba's CUDA simulator a kernel runs as Python and cannot hand its arrays to compiled
-code, so ``cuda.py`` calls ``.py_func`` of those that take arrays.
+The bodies of the kernels' loops: leaky ReLU, the overflow-safe sigmoid, the activation
+derivatives, one BCE term, one Adam or SGD element update, one softmax cross-entropy row.
+``cpu*.py`` call them from ``@njit`` kernels, which inline them before LLVM vectorizes the
+loop; ``cuda.py`` from ``@cuda.jit`` kernels (numba.cuda compiles an ``@njit`` function
+called from a kernel for the GPU). Under the CUDA simulator a kernel is Python and cannot
+hand its arrays to compiled code, so ``cuda.py`` calls ``.py_func`` of those taking arrays.
 
-What does not live here: the transcendental functions, which differ by target
-(``cpu_math.py``'s vectorizable float32 polynomials on the CPU, libdevice on the GPU), so
-a caller computes e = exp(-|x|) and passes it in; the loops over the arrays; the NumPy
-specification (``reference.py``). Only arithmetic, comparisons and ``math`` calls that
-both targets compile are used; constants are float32, so float32 math stays float32 (no
-float64 on the GPU) and float64 arguments promote them exactly.
-
-Numba's on-disk cache checks only a kernel's own file: after editing this file, delete
+Not here: the transcendental functions, which differ by target (``cpu_math.py``'s float32
+polynomials, libdevice on the GPU), so callers pass e = exp(-|x|) in. Constants are
+float32: float32 math stays float32 (no float64 on the GPU), float64 promotes them exactly.
+Numba's cache checks only a kernel's own file: after editing this one, delete
 ``kernels/__pycache__``.
 """
 

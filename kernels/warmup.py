@@ -28,18 +28,12 @@ def warmup() -> float:
         module = importlib.import_module(".cpu", __package__)
     except ImportError:  # no Numba, or one that does not match this NumPy
         return 0.0
-    run_each_kernel(module)
+    _run_each_kernel(module)
     return time.perf_counter() - start
 
 
-def run_each_kernel(module: ModuleType, rows: int = 3, cols: int = 5) -> None:
-    """Call every kernel of ``module`` once on small float32 inputs (compiles them).
-
-    Args:
-        module: an implementation of the kernels (``reference``, ``cpu`` or ``cuda``).
-        rows: rows of the test arrays.
-        cols: columns of the test arrays.
-    """
+def _run_each_kernel(module: ModuleType, rows: int = 3, cols: int = 5) -> None:
+    """Call every kernel of ``module`` once on small float32 inputs (compiles them)."""
     f32 = np.float32
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, cols), dtype=f32)
