@@ -6,7 +6,7 @@ it (activations in place on the matmul output, gradients in place, Adam over eve
 parameter tensor of the model); the times are medians of repeated runs of many calls,
 with NumPy and Numba runs interleaved so that both see the same machine load.
 
-Also printed: the one-off compile time of all kernels (``tinygen.fused.warmup``) with a cold
+Also printed: the one-off compile time of all kernels (``tinygen.kernels.warmup``) with a cold
 and with a warm on-disk cache, each in a fresh process, and the check behind the kernels
 being serial: a ``prange`` Adam, alone and between BLAS matmuls as in training.
 
@@ -29,9 +29,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from tinygen import fused
 from tinygen.kernels import cpu, reference
 from tinygen.kernels.reference_optim import adam_scalars
+from tinygen.kernels.warmup import warmup
 
 F32 = np.float32
 W1_LAYERS = [(784, 400), (400, 20), (400, 20), (20, 400), (400, 784)]
@@ -173,8 +173,9 @@ def per_step(results):
 def compile_times():
     """Seconds of import + warmup in fresh processes: cold cache, then warm cache."""
     code = (
-        "import json, time; start = time.perf_counter(); from tinygen import fused; "
-        "print(json.dumps([time.perf_counter() - start, fused.warmup()]))"
+        "import json, time; start = time.perf_counter(); from tinygen import fastpath; "
+        "from tinygen.kernels import warmup; "
+        "print(json.dumps([time.perf_counter() - start, warmup.warmup()]))"
     )
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
@@ -191,7 +192,7 @@ def compile_times():
             for _ in range(2)
         ]
     for (import_s, warmup_s), what in zip(runs, ("cold cache (compiles)", "warm cache (loads)")):
-        print(f"  import tinygen.fused {import_s:5.2f} s, warmup() {warmup_s:6.2f} s   {what}")
+        print(f"  import {import_s:5.2f} s, warmup() {warmup_s:6.2f} s   {what}")
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -258,7 +259,7 @@ def main():
     if not args.skip_compile:
         print("compile time of all CPU kernels (fresh processes, a temporary NUMBA_CACHE_DIR):")
         compile_times()
-    print(f"warmup in this process: {fused.warmup():.2f} s")
+    print(f"warmup in this process: {warmup():.2f} s")
     per_step(compare_all(args.repeats))
     if not args.skip_parallel:
         print("\nparallel check (why the kernels are serial):")

@@ -7,7 +7,7 @@ share of the epoch that the matrix products alone need (the floor).
 
 The peers are imported from ../shared/bench (``--peers-dir``); each is timed by its own
 script's printed s/epoch (JAX: the second epoch of each call, so compile time is left out).
-tinygen's kernels are compiled once before timing (``tinygen.fused.warmup``), and that
+tinygen's kernels are compiled once before timing (``tinygen.kernels.warmup``), and that
 first-call compile time is printed on its own line. Peak memory (``--memory``) is measured
 in a fresh subprocess per engine (VmHWM over one epoch), since one process cannot tell
 engines apart.
@@ -87,11 +87,11 @@ class TinygenEngine:
     def __init__(self, workload: str) -> None:
         from workloads import CGANWorkload, VAEWorkload
 
-        import tinygen.fused
         from tinygen.data import load_mnist
+        from tinygen.kernels.warmup import warmup
 
         start = time.perf_counter()
-        tinygen.fused.warmup()
+        warmup()
         self.compile_seconds = time.perf_counter() - start
         (x_train, y_train), (x_test, _) = load_mnist("train"), load_mnist("test")
         self.run = (

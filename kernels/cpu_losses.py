@@ -2,7 +2,8 @@
 
 Each computes the loss and its gradient in the same pass over memory. The spec (loop nest,
 shapes, aliasing) is the function of the same name in ``reference.py``; ``cpu.py``
-re-exports these and explains the conventions (float32 math, row buffers, caching).
+re-exports these and explains the conventions (float32 math, row buffers, caching). The
+per-element BCE and the softmax cross-entropy row are ``scalar.py``'s, shared with the GPU.
 """
 
 from __future__ import annotations
@@ -11,24 +12,20 @@ import math
 
 import numpy as np
 
-from . import cpu_math
+from . import cpu_math, scalar
 from .cpu_math import jit_helper, jit_kernel, require_shapes
-
-_ZERO = np.float32(0)
 
 
 @jit_helper
-def _bce_element(logit, target, one, single):
+def _bce_element(logit, target, single):
     """(loss term, gradient) of one logit: max(l, 0) - t l + log1p(e), sigmoid(l) - t."""
     if single:
         e = cpu_math.exp(-abs(logit))  # <= 1: nothing below can overflow
         softplus = cpu_math.log1p_unit(e)
-    else:
-        e = math.exp(-abs(logit))
-        softplus = math.log1p(e)
-    term = ((logit if logit > _ZERO else _ZERO) - target * logit) + softplus
-    gradient = (one if logit >= _ZERO else e) / (one + e) - target
-    return term, gradient
+    else:  # np, not math: a float64 scalar also when run as plain Python (NUMBA_DISABLE_JIT)
+        e = np.exp(-abs(logit))
+        softplus = np.log1p(e)
+    return scalar.bce_element(logit, target, e, softplus)
 
 
 @jit_kernel  # a call, not inlined: inlined, it slowed the loop before it 2x (measured)
@@ -54,7 +51,6 @@ def bce_with_logits(logits, target, grad):
     """Summed BCE from logits (float64) and grad = sigmoid(l) - t; see the reference."""
     require_shapes(logits.shape == target.shape == grad.shape)
     single = cpu_math.is_single(grad)
-    one = grad.dtype.type(1)
     rows, cols = logits.shape
     row, terms = np.empty(cols, grad.dtype), np.empty(cols, grad.dtype)
     # one float64 running sum per column: vertical adds vectorize, a single running sum
@@ -63,7 +59,7 @@ def bce_with_logits(logits, target, grad):
     column_sums = np.zeros(cols)
     for i in range(rows):
         for j in range(cols):
-            terms[j], row[j] = _bce_element(logits[i, j], target[i, j], one, single)
+            terms[j], row[j] = _bce_element(logits[i, j], target[i, j], single)
         for j in range(cols):
             grad[i, j] = row[j]
             column_sums[j] += terms[j]
@@ -75,13 +71,12 @@ def bce_with_logits_rows(logits, target, grad, loss_rows):
     """Per-row BCE from logits and its gradient; see reference.bce_with_logits_rows."""
     require_shapes(logits.shape == target.shape == grad.shape and loss_rows.size == logits.shape[0])
     single = cpu_math.is_single(grad)
-    one = grad.dtype.type(1)
     rows, cols = logits.shape
     row = np.empty(cols, grad.dtype)
     terms = np.empty(cols, grad.dtype)
     for i in range(rows):
         for j in range(cols):
-            terms[j], row[j] = _bce_element(logits[i, j], target[i, j], one, single)
+            terms[j], row[j] = _bce_element(logits[i, j], target[i, j], single)
         for j in range(cols):
             grad[i, j] = row[j]
         loss_rows[i] = _sum64(terms)
@@ -112,24 +107,7 @@ def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
 def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
     """Per-row cross-entropy of integer labels and grad = softmax - onehot; see the reference."""
     require_shapes(logits.shape == grad.shape and labels.size == loss_rows.size == logits.shape[0])
-    single = cpu_math.is_single(grad)
-    one = grad.dtype.type(1)
-    rows, classes = logits.shape
-    for i in range(rows):
-        label = labels[i]
-        if label < 0 or label >= classes:
+    for i in range(logits.shape[0]):
+        if labels[i] < 0 or labels[i] >= logits.shape[1]:
             raise IndexError("log_softmax_cross_entropy: a label is outside [0, C)")
-        peak = logits[i, 0]
-        for j in range(1, classes):
-            peak = logits[i, j] if logits[i, j] > peak else peak
-        picked = logits[i, label] - peak  # read before grad (which may alias) is written
-        total = np.float64(0)
-        for j in range(classes):
-            shifted = logits[i, j] - peak  # <= 0: exp cannot overflow
-            e = cpu_math.exp(shifted) if single else math.exp(shifted)
-            grad[i, j] = e
-            total += e
-        loss_rows[i] = math.log(total) - picked
-        for j in range(classes):
-            grad[i, j] = grad[i, j] / total
-        grad[i, label] -= one
+        loss_rows[i] = scalar.softmax_cross_entropy_row(logits, labels[i], grad, i)

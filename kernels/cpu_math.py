@@ -1,4 +1,4 @@
-"""Scalar math for the CPU kernels that LLVM can vectorize: exp, log1p, tanh, sigmoid.
+"""Scalar math for the CPU kernels that LLVM can vectorize: exp, log1p, tanh.
 
 Why this file exists: Numba compiles ``math.exp``/``math.tanh`` to scalar libm calls, and
 without Intel's SVML library LLVM cannot turn a loop over them into AVX instructions. On
@@ -9,7 +9,8 @@ bit moves, so a loop calling them vectorizes (8 float32 lanes with AVX2).
 They are float32 functions: their polynomials were fitted for float32 accuracy (max
 relative error about 2e-7, a few units in the last place; ``tests/test_kernels.py``
 checks them on a dense grid against float64 NumPy). A kernel that gets float64 arrays
-uses the ``math`` module instead: see ``kernels/cpu.py``.
+uses the ``math`` module instead: see ``kernels/cpu.py``. The sigmoid is ``scalar.sigmoid``
+given this file's exp (one definition for the CPU and the GPU).
 
 How the coefficients were made: least-squares fits in float64 of the remainder function
 on the reduced interval, reweighted toward the minimax (Lawson's iteration), then rounded
@@ -127,10 +128,3 @@ def tanh(x):
     large = large if x >= _ZERO else -large
     return small if magnitude < _TANH_SPLIT else large
 
-
-@jit_helper
-def sigmoid(x):
-    """1 / (1 + exp(-x)) in float32 without overflow, relative error below 3e-7."""
-    e = exp(-abs(x))
-    inverse = _ONE / (_ONE + e)
-    return inverse if x >= _ZERO else e * inverse

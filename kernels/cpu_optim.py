@@ -2,15 +2,16 @@
 
 One pass over memory per parameter instead of NumPy's ten or so (each NumPy operation reads
 and writes whole arrays, and allocates temporaries). The spec, including PyTorch's
-arithmetic order, is the function of the same name in ``reference.py``. The per-call
-scalars (bias corrections) are formed in Python, in float64, and rounded to the arrays'
-dtype by ``reference_optim.adam_scalars``, so all implementations round the same numbers.
+arithmetic order, is the function of the same name in ``reference.py``; the element
+update is ``scalar.adam_element`` / ``scalar.sgd_element``, the same code the GPU runs.
+The per-call scalars (bias corrections) are formed in Python, in float64, and rounded to
+the arrays' dtype by ``reference_optim.adam_scalars``, so all implementations round the
+same numbers.
 """
 
 from __future__ import annotations
 
-import math
-
+from . import scalar
 from .cpu_math import jit_kernel, require_shapes
 from .reference_optim import adam_scalars
 
@@ -18,16 +19,10 @@ from .reference_optim import adam_scalars
 @jit_kernel
 def _adam_loop(param, grad, m, v, scalars, decay_on, small_weight):
     require_shapes(param.size == grad.size == m.size == v.size)
-    step_size, root2, weight, keep, eps, decay, beta2, one_minus_beta2 = scalars
     for k in range(param.size):
-        g = grad[k] + decay * param[k] if decay_on else grad[k]
-        mk = m[k]
-        # torch.lerp(m, g, weight): the form depends on whether weight < 0.5
-        mk = mk + weight * (g - mk) if small_weight else g - (g - mk) * keep
-        vk = v[k] * beta2 + one_minus_beta2 * g * g
-        m[k] = mk
-        v[k] = vk
-        param[k] = param[k] - step_size * mk / (math.sqrt(vk) / root2 + eps)
+        param[k], m[k], v[k] = scalar.adam_element(
+            param[k], grad[k], m[k], v[k], scalars, decay_on, small_weight
+        )
 
 
 def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
@@ -37,27 +32,18 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
 
 
 @jit_kernel
-def _sgd_loop(param, grad, buf, lr, momentum, decay, decay_on, momentum_on, first):
+def _sgd_loop(param, grad, buf, lr, momentum, decay, flags):
+    momentum_on = flags[1]
     require_shapes(param.size == grad.size and (buf.size == param.size or not momentum_on))
     for k in range(param.size):
-        g = grad[k] + decay * param[k] if decay_on else grad[k]
+        held = buf[k] if momentum_on else lr  # buf is not read without momentum (may be empty)
+        param[k], new_buf = scalar.sgd_element(param[k], grad[k], held, lr, momentum, decay, flags)
         if momentum_on:
-            g = g if first else momentum * buf[k] + g
-            buf[k] = g
-        param[k] = param[k] - lr * g
+            buf[k] = new_buf
 
 
 def sgd_step(param, grad, buf, lr, momentum, weight_decay, first):
     """One in-place SGD update with PyTorch's momentum rule; see reference.sgd_step."""
     cast = param.dtype.type
-    _sgd_loop(
-        param,
-        grad,
-        buf,
-        cast(lr),
-        cast(momentum),
-        cast(weight_decay),
-        weight_decay != 0,
-        momentum != 0,
-        bool(first),
-    )
+    flags = (weight_decay != 0, momentum != 0, bool(first))
+    _sgd_loop(param, grad, buf, cast(lr), cast(momentum), cast(weight_decay), flags)

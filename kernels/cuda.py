@@ -15,7 +15,9 @@ neighbouring addresses, and the column sum needs no second pass); row sums use o
 per row and a shared-memory tree (BCE, rows of 784) or one thread per row (KL and
 cross-entropy, rows of 10-20). Transcendentals come from CUDA's libdevice (``math.exp``,
 ``math.log1p``, ``math.tanh``), which is fast and accurate on the GPU, so the CPU side's
-polynomials (``cpu_math.py``) are not needed here.
+polynomials (``cpu_math.py``) are not needed here. The element math (activation
+derivatives, sigmoid, BCE term, Adam and SGD updates, the softmax cross-entropy row) is
+``scalar.py``'s, the same code the CPU kernels run.
 
 A GPU kernel cannot raise: a label outside [0, C) gives that row a NaN loss and gradient.
 """
@@ -27,19 +29,29 @@ import math
 import numpy as np
 from numba import config, cuda, float64
 
+from . import scalar
 from .reference_optim import adam_scalars
+from .scalar import LEAKY_RELU, TANH
 
 # The simulator runs every GPU thread as a Python thread: small blocks keep the tests fast.
 _THREADS = 32 if config.ENABLE_CUDASIM else 256
 _MAX_BLOCKS = 8 if config.ENABLE_CUDASIM else 1024
 _REDUCE_THREADS = 32 if config.ENABLE_CUDASIM else 128  # a power of two (tree reduction)
-_LEAKY_RELU, _TANH, _SIGMOID = 0, 1, 2
+# compiled code cannot take the simulator's arrays: there, run the row function as Python
+_cross_entropy_row = scalar.softmax_cross_entropy_row
+if config.ENABLE_CUDASIM:
+    _cross_entropy_row = getattr(_cross_entropy_row, "py_func", _cross_entropy_row)
 
 
 def _require_shapes(matching: bool) -> None:
     """Raise unless the arrays' shapes match (an index past an array's end is a GPU fault)."""
     if not matching:
         raise ValueError("kernel arrays have mismatched shapes (see kernels/reference.py)")
+
+
+def _require_slope(kind: int, slope: float) -> None:
+    if kind == LEAKY_RELU and slope < 0:
+        raise ValueError("bias_leaky_relu: slope must be >= 0")
 
 
 def _launch(count: int) -> tuple[int, int]:
@@ -49,85 +61,74 @@ def _launch(count: int) -> tuple[int, int]:
 
 
 @cuda.jit
-def _bias_activation(x, bias, kind, slope, zero, one, out):
+def _bias_activation(x, bias, kind, slope, out):
     rows, cols = x.shape
     for index in range(cuda.grid(1), rows * cols, cuda.gridsize(1)):
         i = index // cols
         j = index - i * cols
         v = x[i, j] + bias[j]
-        if kind == _LEAKY_RELU:
-            out[i, j] = v if v > zero else v * slope
-        elif kind == _TANH:
+        if kind == LEAKY_RELU:
+            out[i, j] = scalar.leaky_relu(v, slope)
+        elif kind == TANH:
             out[i, j] = math.tanh(v)
         else:
-            e = math.exp(-abs(v))  # <= 1: no overflow
-            out[i, j] = (one if v >= zero else e) / (one + e)
+            out[i, j] = scalar.sigmoid(v, math.exp(-abs(v)))
 
 
 @cuda.jit
-def _bias_activation_backward(grad_out, out, kind, slope, zero, one, grad_x, grad_bias):
+def _bias_activation_backward(grad_out, out, kind, slope, grad_x, grad_bias):
     rows, cols = out.shape
     for j in range(cuda.grid(1), cols, cuda.gridsize(1)):
         total = float64(0)
         for i in range(rows):
-            y = out[i, j]
-            if kind == _LEAKY_RELU:
-                g = grad_out[i, j] * (one if y > zero else slope)
-            elif kind == _TANH:
-                g = grad_out[i, j] * (one - y * y)
-            else:
-                g = grad_out[i, j] * y * (one - y)
+            g = grad_out[i, j] * scalar.activation_gradient(kind, out[i, j], slope)
             grad_x[i, j] = g
             total += g
         grad_bias[j] = total
 
 
 def _activation(kind, x, bias, slope, out):
+    _require_slope(kind, slope)
     _require_shapes(out.shape == x.shape and bias.size == x.shape[1])
-    cast = out.dtype.type
-    _bias_activation[_launch(x.size)](x, bias, kind, cast(slope), cast(0), cast(1), out)
+    _bias_activation[_launch(x.size)](x, bias, kind, out.dtype.type(slope), out)
 
 
 def _activation_backward(kind, grad_out, out, slope, grad_x, grad_bias):
+    _require_slope(kind, slope)
     _require_shapes(grad_out.shape == out.shape == grad_x.shape and grad_bias.size == out.shape[1])
-    cast = grad_x.dtype.type
     _bias_activation_backward[_launch(out.shape[1])](
-        grad_out, out, kind, cast(slope), cast(0), cast(1), grad_x, grad_bias
+        grad_out, out, kind, grad_x.dtype.type(slope), grad_x, grad_bias
     )
 
 
 def bias_leaky_relu(x, bias, slope, out):
     """out = leaky_relu(x + bias); see reference.bias_leaky_relu."""
-    if slope < 0:
-        raise ValueError("bias_leaky_relu: slope must be >= 0")
-    _activation(_LEAKY_RELU, x, bias, slope, out)
+    _activation(LEAKY_RELU, x, bias, slope, out)
 
 
 def bias_leaky_relu_backward(grad_out, out, slope, grad_x, grad_bias):
     """grad_x = grad_out * (1 if out > 0 else slope), grad_bias = its column sums."""
-    if slope < 0:
-        raise ValueError("bias_leaky_relu_backward: slope must be >= 0")
-    _activation_backward(_LEAKY_RELU, grad_out, out, slope, grad_x, grad_bias)
+    _activation_backward(LEAKY_RELU, grad_out, out, slope, grad_x, grad_bias)
 
 
 def bias_tanh(x, bias, out):
     """out = tanh(x + bias)."""
-    _activation(_TANH, x, bias, 0, out)
+    _activation(TANH, x, bias, 0, out)
 
 
 def bias_tanh_backward(grad_out, out, grad_x, grad_bias):
     """grad_x = grad_out * (1 - out^2), grad_bias = its column sums."""
-    _activation_backward(_TANH, grad_out, out, 0, grad_x, grad_bias)
+    _activation_backward(TANH, grad_out, out, 0, grad_x, grad_bias)
 
 
 def bias_sigmoid(x, bias, out):
     """out = sigmoid(x + bias) without overflow."""
-    _activation(_SIGMOID, x, bias, 0, out)
+    _activation(scalar.SIGMOID, x, bias, 0, out)
 
 
 def bias_sigmoid_backward(grad_out, out, grad_x, grad_bias):
     """grad_x = grad_out * out * (1 - out), grad_bias = its column sums."""
-    _activation_backward(_SIGMOID, grad_out, out, 0, grad_x, grad_bias)
+    _activation_backward(scalar.SIGMOID, grad_out, out, 0, grad_x, grad_bias)
 
 
 @cuda.jit
@@ -167,17 +168,17 @@ def reparameterize_backward(grad_z, eps, std, grad_mu, grad_logvar):
 
 
 @cuda.jit
-def _bce_rows(logits, target, zero, one, grad, loss_rows):
+def _bce_rows(logits, target, grad, loss_rows):
     partial = cuda.shared.array(_REDUCE_THREADS, float64)
     thread = cuda.threadIdx.x
     rows, cols = logits.shape
     for i in range(cuda.blockIdx.x, rows, cuda.gridDim.x):  # one block per row
         total = float64(0)
         for j in range(thread, cols, _REDUCE_THREADS):
-            logit, t = logits[i, j], target[i, j]
+            logit = logits[i, j]
             e = math.exp(-abs(logit))  # <= 1: nothing below can overflow
-            total += ((logit if logit > zero else zero) - t * logit) + math.log1p(e)
-            grad[i, j] = (one if logit >= zero else e) / (one + e) - t
+            term, grad[i, j] = scalar.bce_element(logit, target[i, j], e, math.log1p(e))
+            total += term
         partial[thread] = total
         cuda.syncthreads()
         step = _REDUCE_THREADS // 2
@@ -195,9 +196,8 @@ def bce_with_logits_rows(logits, target, grad, loss_rows):
     """Per-row BCE from logits and grad = sigmoid(l) - t."""
     _require_shapes(logits.shape == target.shape == grad.shape)
     _require_shapes(loss_rows.size == logits.shape[0])
-    cast = grad.dtype.type
     blocks = min(logits.shape[0], 65535)
-    _bce_rows[blocks, _REDUCE_THREADS](logits, target, cast(0), cast(1), grad, loss_rows)
+    _bce_rows[blocks, _REDUCE_THREADS](logits, target, grad, loss_rows)
 
 
 def bce_with_logits(logits, target, grad):
@@ -229,7 +229,7 @@ def gaussian_kl(mu, logvar, kl_rows, grad_mu, grad_logvar):
 
 
 @cuda.jit
-def _log_softmax_cross_entropy(logits, labels, one, grad, loss_rows):
+def _log_softmax_cross_entropy(logits, labels, grad, loss_rows):
     rows, classes = logits.shape
     for i in range(cuda.grid(1), rows, cuda.gridsize(1)):  # one thread per row
         label = labels[i]
@@ -238,40 +238,22 @@ def _log_softmax_cross_entropy(logits, labels, one, grad, loss_rows):
             for j in range(classes):
                 grad[i, j] = math.nan
             continue
-        peak = logits[i, 0]
-        for j in range(1, classes):
-            peak = logits[i, j] if logits[i, j] > peak else peak
-        picked = logits[i, label] - peak  # read before grad (which may alias) is written
-        total = float64(0)
-        for j in range(classes):
-            e = math.exp(logits[i, j] - peak)  # exponent <= 0: no overflow
-            grad[i, j] = e
-            total += e
-        loss_rows[i] = math.log(total) - picked
-        for j in range(classes):
-            grad[i, j] = grad[i, j] / total
-        grad[i, label] -= one
+        loss_rows[i] = _cross_entropy_row(logits, label, grad, i)
 
 
 def log_softmax_cross_entropy(logits, labels, grad, loss_rows):
     """Per-row cross-entropy of integer labels and grad = softmax - onehot."""
     _require_shapes(logits.shape == grad.shape and labels.size == loss_rows.size == logits.shape[0])
-    _log_softmax_cross_entropy[_launch(logits.shape[0])](
-        logits, labels, grad.dtype.type(1), grad, loss_rows
-    )
+    _log_softmax_cross_entropy[_launch(logits.shape[0])](logits, labels, grad, loss_rows)
 
 
 @cuda.jit
-def _adam(param, grad, m, v, step_size, root2, weight, keep, eps, decay, beta2, rest2, flags):
+def _adam(param, grad, m, v, scalars, flags):
     decay_on, small_weight = flags
     for k in range(cuda.grid(1), param.size, cuda.gridsize(1)):
-        g = grad[k] + decay * param[k] if decay_on else grad[k]
-        mk = m[k]
-        mk = mk + weight * (g - mk) if small_weight else g - (g - mk) * keep  # torch.lerp
-        vk = v[k] * beta2 + rest2 * g * g
-        m[k] = mk
-        v[k] = vk
-        param[k] = param[k] - step_size * mk / (math.sqrt(vk) / root2 + eps)
+        param[k], m[k], v[k] = scalar.adam_element(
+            param[k], grad[k], m[k], v[k], scalars, decay_on, small_weight
+        )
 
 
 def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
@@ -279,18 +261,17 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, weight_decay, step):
     _require_shapes(param.size == grad.size == m.size == v.size)
     scalars = adam_scalars(param.dtype, lr, beta1, beta2, eps, weight_decay, step)
     flags = (weight_decay != 0, bool(scalars[2] < 0.5))
-    _adam[_launch(param.size)](param, grad, m, v, *scalars, flags)
+    _adam[_launch(param.size)](param, grad, m, v, scalars, flags)
 
 
 @cuda.jit
 def _sgd(param, grad, buf, lr, momentum, decay, flags):
-    decay_on, momentum_on, first = flags
+    momentum_on = flags[1]
     for k in range(cuda.grid(1), param.size, cuda.gridsize(1)):
-        g = grad[k] + decay * param[k] if decay_on else grad[k]
+        held = buf[k] if momentum_on else lr  # buf is not read without momentum (may be empty)
+        param[k], new_buf = scalar.sgd_element(param[k], grad[k], held, lr, momentum, decay, flags)
         if momentum_on:
-            g = g if first else momentum * buf[k] + g
-            buf[k] = g
-        param[k] = param[k] - lr * g
+            buf[k] = new_buf
 
 
 def sgd_step(param, grad, buf, lr, momentum, weight_decay, first):

@@ -12,43 +12,28 @@ by all of them:
   once when stored, so the result does not depend on the batch size's rounding pattern;
 - "may alias" lists the only in-place uses that are allowed.
 
-This file holds the activation and reparameterization kernels; the losses are in
-``reference_losses.py`` and the optimizer updates in ``reference_optim.py`` (re-exported
-here), mirroring ``cpu.py`` / ``cpu_losses.py`` / ``cpu_optim.py``. What does not live here:
-the autograd ops that call the kernels (``tinygen/ops``) and the choice of implementation
-(``tinygen/fused.py``). The functions use only NumPy calls that CuPy arrays also accept
-(through ``__array_ufunc__``/``__array_function__``), so they double as the GPU fallback.
+This file holds the activation and reparameterization kernels; the losses (and the one
+NumPy definition of the overflow-safe ``sigmoid``) are in ``reference_losses.py`` and the
+optimizer updates in ``reference_optim.py`` (re-exported here), mirroring ``cpu.py`` /
+``cpu_losses.py`` / ``cpu_optim.py``. The names are ``tinygen.kernels.KERNELS``. What does
+not live here: the autograd ops that call the kernels (``tinygen/ops``; their plain path
+calls these functions) and the choice of implementation (``tinygen/fastpath.py``). The
+functions use only NumPy calls that CuPy arrays also accept (through
+``__array_ufunc__``/``__array_function__``), so they double as the GPU fallback.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .reference_losses import (
+from .reference_losses import (  # noqa: F401 (re-exported: the kernels of KERNELS)
     bce_with_logits,
     bce_with_logits_rows,
     gaussian_kl,
     log_softmax_cross_entropy,
+    sigmoid,
 )
-from .reference_optim import adam_scalars, adam_step, sgd_step
-
-__all__ = [
-    "adam_scalars",
-    "adam_step",
-    "bce_with_logits",
-    "bce_with_logits_rows",
-    "bias_leaky_relu",
-    "bias_leaky_relu_backward",
-    "bias_sigmoid",
-    "bias_sigmoid_backward",
-    "bias_tanh",
-    "bias_tanh_backward",
-    "gaussian_kl",
-    "log_softmax_cross_entropy",
-    "reparameterize",
-    "reparameterize_backward",
-    "sgd_step",
-]
+from .reference_optim import adam_scalars, adam_step, sgd_step  # noqa: F401 (re-exported)
 
 
 def bias_leaky_relu(x: np.ndarray, bias: np.ndarray, slope: float, out: np.ndarray) -> None:
@@ -146,8 +131,7 @@ def bias_sigmoid(x: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
         out: (N, H) result; may alias ``x``.
     """
     np.add(x, bias, out=out)
-    e = np.exp(-np.abs(out))
-    np.divide(np.where(out >= 0, out.dtype.type(1), e), 1 + e, out=out)
+    sigmoid(out, out=out)
 
 
 def bias_sigmoid_backward(

@@ -1,7 +1,9 @@
 """NumPy reference kernels for the losses: BCE from logits, Gaussian KL, softmax cross-entropy.
 
 Part of the specification in ``reference.py`` (which re-exports these and states the shared
-conventions); the Numba twins are in ``cpu_losses.py``.
+conventions); the Numba twins are in ``cpu_losses.py``. Also here: ``sigmoid``, the one
+NumPy definition of the overflow-safe logistic function (BCE's gradient), which
+``reference.bias_sigmoid`` and the Sigmoid op use too.
 """
 
 from __future__ import annotations
@@ -9,13 +11,29 @@ from __future__ import annotations
 import numpy as np
 
 
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow: 1 / (1 + e) for x >= 0, else e / (1 + e), e = exp(-|x|).
+
+    Args:
+        x: an array of any shape.
+        out: where to write the result (may alias ``x``); a new array when None.
+
+    Returns:
+        The result (``out`` when given).
+    """
+    return _sigmoid(x, np.exp(-np.abs(x)), out)
+
+
+def _sigmoid(x: np.ndarray, e: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """sigmoid(x) given e = exp(-|x|) (BCE computes e anyway)."""
+    return np.divide(np.where(x >= 0, x.dtype.type(1), e), 1 + e, out=out)
+
+
 def _bce_terms(logits: np.ndarray, target: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """Per-element losses (float32 or float64, like the input) and the gradient into grad."""
     e = np.exp(-np.abs(logits))  # e <= 1, so neither exp nor 1 + e overflows at |l| = 800
     terms = np.maximum(logits, 0) - target * logits + np.log1p(e)
-    # sigmoid(l) = 1 / (1 + e) for l >= 0 and e / (1 + e) for l < 0; written last, so that
-    # grad may alias logits
-    np.divide(np.where(logits >= 0, logits.dtype.type(1), e), 1 + e, out=grad)
+    _sigmoid(logits, e, grad)  # written last, so that grad may alias logits
     grad -= target
     return terms
 

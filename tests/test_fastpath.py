@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
-from tinygen import fused, nn
+from tinygen import fastpath, nn
 from tinygen.nn import functional as F
 
 RTOL, ATOL = 2e-5, 2e-6
@@ -18,9 +18,9 @@ RTOL, ATOL = 2e-5, 2e-6
 
 def run_both(fn: Callable[[], list[np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """fn's results with the fast path on, then off."""
-    with fused.fast_path(True):
+    with fastpath.fast_path(True):
         fast = fn()
-    with fused.fast_path(False):
+    with fastpath.fast_path(False):
         plain = fn()
     return fast, plain
 
@@ -71,24 +71,24 @@ def test_fused_and_plain_ops_agree(name: str, seed: int) -> None:
 
 def test_the_kernels_really_run_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    original = fused.kernel
+    original = fastpath.kernel
 
     def counting(name: str, device: str = "cpu") -> Callable:
         calls.append(name)
         return original(name, device)
 
-    monkeypatch.setattr(fused, "kernel", counting)
+    monkeypatch.setattr(fastpath, "kernel", counting)
     x = tg.randn(4, 3, requires_grad=True)
     layer = nn.Linear(3, 2, activation="tanh")
-    with fused.fast_path(True):
+    with fastpath.fast_path(True):
         layer(x).sum().backward()
     assert calls == ["bias_tanh", "bias_tanh_backward"]
     calls.clear()
-    with fused.fast_path(False):
+    with fastpath.fast_path(False):
         layer(x).sum().backward()
     assert calls == []  # switched off: NumPy forward, Tensor-op backward
     calls.clear()
-    with fused.fast_path(True):
+    with fastpath.fast_path(True):
         (grad_x,) = tg.grad(layer(x).sum(), x, create_graph=True)
     assert calls == ["bias_tanh"]  # create_graph: the backward took the plain path
     assert grad_x.requires_grad
@@ -98,11 +98,11 @@ def test_float64_never_takes_the_kernels(monkeypatch: pytest.MonkeyPatch) -> Non
     def refuse(name: str, device: str = "cpu") -> Callable:
         raise AssertionError(f"kernel {name} used for float64")
 
-    monkeypatch.setattr(fused, "kernel", refuse)
+    monkeypatch.setattr(fastpath, "kernel", refuse)
     x = tg.randn(4, 3, dtype="float64", requires_grad=True)
     w = tg.randn(2, 3, dtype="float64", requires_grad=True)
     b = tg.randn(2, dtype="float64", requires_grad=True)
-    with fused.fast_path(True):
+    with fastpath.fast_path(True):
         loss = F.binary_cross_entropy_with_logits(
             F.linear(x, w, b, "relu"), tg.zeros(4, 2).double()
         )
@@ -174,6 +174,6 @@ def test_fused_and_plain_training_steps_agree(steps: Callable[[], list[np.ndarra
 
 
 def test_switch_and_environment_default() -> None:
-    with fused.fast_path(False):
-        assert not fused.fast_path_enabled() and fused.implementation("cpu") == "reference"
-    assert fused.fast_path_enabled()
+    with fastpath.fast_path(False):
+        assert not fastpath.fast_path_enabled() and fastpath.implementation("cpu") == "reference"
+    assert fastpath.fast_path_enabled()

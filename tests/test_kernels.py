@@ -9,15 +9,18 @@ table drives the numba.cuda kernels' tests in ``test_kernels_cuda.py``.
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tinygen import fused
+from tinygen import fastpath
 from tinygen.kernels import KERNELS, cpu, cpu_math, reference
+from tinygen.kernels.warmup import warmup
 
 SHAPES = [(1, 1), (3, 7), (17, 31), (128, 784)]  # 1, odd, primes, the VAE's output layer
 TOLERANCE = {np.float32: 2e-6, np.float64: 1e-12}
@@ -279,25 +282,25 @@ def test_special_values_stay_finite_or_propagate():
 def test_dispatcher_picks_and_switches(monkeypatch):
     assert set(KERNELS) == {name for name in dir(reference) if name in KERNELS}
     for name in KERNELS:
-        assert fused.kernel(name) is getattr(cpu, name)
-        assert fused.kernel(name, "cuda") is getattr(reference, name)  # no GPU here
-    with fused.fast_path(False):
-        assert not fused.fast_path_enabled()
-        assert fused.kernel("adam_step") is reference.adam_step
-        assert fused.implementation("cpu") == "reference"
-    assert fused.fast_path_enabled() and fused.implementation("cpu") == "cpu"
+        assert fastpath.kernel(name) is getattr(cpu, name)
+        assert fastpath.kernel(name, "cuda") is getattr(reference, name)  # no GPU here
+    with fastpath.fast_path(False):
+        assert not fastpath.fast_path_enabled()
+        assert fastpath.kernel("adam_step") is reference.adam_step
+        assert fastpath.implementation("cpu") == "reference"
+    assert fastpath.fast_path_enabled() and fastpath.implementation("cpu") == "cpu"
     with pytest.raises(ValueError, match="unknown kernel"):
-        fused.kernel("bias_relu")
+        fastpath.kernel("bias_relu")
     with pytest.raises(ValueError, match="unknown device"):
-        fused.kernel("bias_tanh", "tpu")
-    monkeypatch.setattr(fused, "_modules", {})  # forget the imported modules...
+        fastpath.kernel("bias_tanh", "tpu")
+    monkeypatch.setattr(fastpath, "_modules", {})  # forget the imported modules...
     monkeypatch.setitem(sys.modules, "tinygen.kernels.cpu", None)  # ...and make Numba's fail
-    assert fused.kernel("bias_tanh") is reference.bias_tanh
-    assert fused.warmup() == 0.0
+    assert fastpath.kernel("bias_tanh") is reference.bias_tanh
+    assert warmup() == 0.0
 
 
 def test_fast_path_switch_from_the_environment():
-    code = "from tinygen import fused; print(fused.fast_path_enabled(), fused.implementation())"
+    code = "from tinygen import fastpath as f; print(f.fast_path_enabled(), f.implementation())"
     env = {**os.environ, "TINYGEN_FAST_PATH": "0"}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.stdout.split() == ["False", "reference"], result.stderr
@@ -306,9 +309,13 @@ def test_fast_path_switch_from_the_environment():
 def test_warmup_compiles_every_kernel():
     from tinygen.kernels import cpu_optim
 
-    assert fused.warmup() >= 0.0
-    compiled = [getattr(cpu, name) for name in KERNELS if name not in ("adam_step", "sgd_step")]
-    for dispatcher in [*compiled, cpu_optim._adam_loop, cpu_optim._sgd_loop]:
+    assert warmup() >= 0.0
+    loops = {"adam_step": cpu_optim._adam_loop, "sgd_step": cpu_optim._sgd_loop}
+    for name in KERNELS:  # the bias kernels share one loop, forward and backward
+        if name.startswith("bias_"):
+            backward = name.endswith("_backward")
+            loops[name] = cpu._bias_activation_backward if backward else cpu._bias_activation
+    for dispatcher in [loops.get(name, getattr(cpu, name)) for name in KERNELS]:
         assert dispatcher.signatures, f"{dispatcher.__name__} was not compiled"
 
 
@@ -330,3 +337,19 @@ def test_optimizer_steps_match_pytorch(beta1, weight_decay):
     expected = weights.detach().numpy()
     assert np.abs(param - expected).max() <= 1e-4 * np.abs(expected - start).max()
     assert np.mean(param == expected) > 0.9  # most parameters are bitwise equal
+
+
+def test_kernels_import_nothing_from_tinygen():
+    """kernels/ is the bottom layer: relative imports inside it, never ``tinygen``."""
+    folder = Path(__file__).resolve().parent.parent / "kernels"
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "tinygen"]
+    assert len(list(folder.glob("*.py"))) >= 9 and not offenders, offenders

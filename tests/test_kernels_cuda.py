@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from test_kernels import CASES, compare
 
-from tinygen import backend, fused
+from tinygen import backend, fastpath
 from tinygen.kernels import reference
 
 SIMULATOR_SHAPES = [(1, 1), (3, 37)]  # 37 > the simulator's 32 threads: strided loops run
@@ -30,7 +30,7 @@ def _simulator_main() -> None:
     """Entry point of the simulator subprocess: print {case id: failure or ''} as JSON."""
     from tinygen.kernels import cuda
 
-    report = {"dispatcher": "" if fused.implementation("cuda") == "cuda" else "not cuda"}
+    report = {"dispatcher": "" if fastpath.implementation("cuda") == "cuda" else "not cuda"}
     for case_id in CASES:
         report[case_id] = " ".join(
             filter(None, (compare(cuda, case_id, shape) for shape in SIMULATOR_SHAPES))
@@ -70,14 +70,14 @@ def test_cuda_kernels_compile_for_a_real_gpu():
     f, matrix, vector = nbt.float32, nbt.float32[:, ::1], nbt.float32[::1]
     rows64, labels = nbt.float64[::1], nbt.int64[::1]
     signatures = {  # kernel -> (argument types, may use float64)
-        "_bias_activation": ((matrix, vector, nbt.int64, f, f, f, matrix), False),
-        "_bias_activation_backward": ((matrix, matrix, nbt.int64, f, f, f, matrix, vector), True),
+        "_bias_activation": ((matrix, vector, nbt.int64, f, matrix), False),
+        "_bias_activation_backward": ((matrix, matrix, nbt.int64, f, matrix, vector), True),
         "_reparameterize": ((matrix, matrix, matrix, f, matrix, matrix), False),
         "_reparameterize_backward": ((matrix, matrix, matrix, f, matrix, matrix), False),
-        "_bce_rows": ((matrix, matrix, f, f, matrix, rows64), True),
+        "_bce_rows": ((matrix, matrix, matrix, rows64), True),
         "_gaussian_kl": ((matrix, matrix, rows64, matrix, matrix), True),
-        "_log_softmax_cross_entropy": ((nbt.float32[:, :], labels, f, matrix, rows64), True),
-        "_adam": ((vector,) * 4 + (f,) * 8 + (nbt.UniTuple(nbt.boolean, 2),), False),
+        "_log_softmax_cross_entropy": ((nbt.float32[:, :], labels, matrix, rows64), True),
+        "_adam": ((vector,) * 4 + (nbt.UniTuple(f, 8), nbt.UniTuple(nbt.boolean, 2)), False),
         "_sgd": ((vector,) * 3 + (f,) * 3 + (nbt.UniTuple(nbt.boolean, 3),), False),
     }
     for name, (argument_types, float64_allowed) in signatures.items():
@@ -100,8 +100,8 @@ def test_kernels_on_a_real_gpu():
         backend.to_device(np.empty_like(x), "cuda"),
         backend.to_device(np.empty_like(x), "cuda"),
     )
-    fused.kernel("bias_leaky_relu", "cuda")(on_gpu[0], on_gpu[1], 0.2, out_gpu)
-    loss_gpu = fused.kernel("bce_with_logits", "cuda")(on_gpu[2], on_gpu[3], grad_gpu)
+    fastpath.kernel("bias_leaky_relu", "cuda")(on_gpu[0], on_gpu[1], 0.2, out_gpu)
+    loss_gpu = fastpath.kernel("bce_with_logits", "cuda")(on_gpu[2], on_gpu[3], grad_gpu)
     np.testing.assert_allclose(backend.to_numpy(out_gpu), out, rtol=1e-6)
     np.testing.assert_allclose(backend.to_numpy(grad_gpu), grad, rtol=1e-5, atol=1e-7)
     assert loss_gpu == pytest.approx(loss, rel=1e-6)

@@ -12,10 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygen import backend
-from tinygen.kernels import reference_optim
+from tinygen import backend, fastpath
 from tinygen.nn.module import Parameter
-from tinygen.ops import fastpath
 
 
 class Optimizer:
@@ -179,9 +177,8 @@ class Adam(Optimizer):
 def _update_kernel(name: str, param: Any, grad: Any) -> Any:
     """The update of kernels/reference_optim.py, or its one-pass Numba twin when the fast
     path applies (float32, contiguous): one definition of each optimiser's arithmetic."""
-    if fastpath.forward_kernels(param, grad) and param.flags.c_contiguous:
-        return fastpath.kernel(name, param)
-    return getattr(reference_optim, name)
+    fast = fastpath.forward_kernels(param, grad) and param.flags.c_contiguous
+    return fastpath.kernel_or_reference(name, fast, param)
 
 
 def _flat(*arrays: Any) -> list[Any]:

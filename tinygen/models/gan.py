@@ -138,7 +138,7 @@ class GAN(nn.Module):
                 ]
             )
             loss = loss + F.cross_entropy(class_logits, labels, reduction="sum") * (1.0 / n)
-        probs = 0.5 * (1.0 + np.tanh(0.5 * logits.data))  # sigmoid without overflow
+        probs = logits.detach().sigmoid().data  # sigmoid without overflow
         stats = {"d_real": float(probs[:n].mean()), "d_fake": float(probs[n:].mean())}
         return loss, stats
 

@@ -5,7 +5,8 @@
 - ``reduce``: sum, max, matmul
 - ``shape``: reshape, transpose, broadcast_to, getitem / index_add, cat, to(device)
 - ``linear``, ``losses``: fused ops a Numba kernel may run (linear + activation; BCE,
-  log-softmax, cross-entropy, Gaussian KL, the reparameterized sample); ``fastpath`` says when
+  log-softmax, cross-entropy, Gaussian KL, the reparameterized sample); when, and which
+  implementation, is ``tinygen/fastpath.py``'s choice
 
 Everything else (mean, var, min, sqrt, stack, softmax, logsumexp, mse ...) is composed from
 these.

@@ -4,6 +4,8 @@ Each class is one primitive: ``forward`` on arrays, ``backward`` in Tensor ops r
 it, its first docstring line the derivative. Binary ops sum their gradient back to each
 input's shape with ``unbroadcast`` (in ``function.py``, beside ``Function``). The operator
 methods that call these ops are in ``tensor.py``; ``where`` is the one public function here.
+The sigmoid's forward is the kernels' NumPy reference (``kernels/reference_losses.py``), its
+one definition.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.function import Function, unbroadcast
+from tinygen.kernels import reference
 from tinygen.tensor import Tensor, as_tensor
 
 
@@ -145,9 +148,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx: Function, x: Any) -> Any:
-        # 0.5 * (1 + tanh(x / 2)) is the same function but never overflows (exp(800) does)
-        xp = backend.array_module(x)
-        return (xp.tanh(x * 0.5) + 1) * 0.5
+        return reference.sigmoid(x)  # the kernels' definition, which never overflows
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:

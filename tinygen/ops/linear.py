@@ -1,19 +1,20 @@
 """The fused linear layer: y = act(x @ W^T + b) as one graph node.
 
 One node instead of three or four (matmul, bias, activation) means fewer Python calls and
-fewer passes over memory. The bias and activation run in a Numba kernel when the fast path
-applies (float32; see ``fastpath.py``). The backward has two paths: the kernel one
-(first-order, on arrays) and the plain one (Tensor ops, so a gradient penalty can
-differentiate through it). Tests check both against the composed definition.
+fewer passes over memory. The bias and activation are one kernel of ``tinygen.kernels``:
+a Numba one when the fast path applies (float32; the rule is ``tinygen/fastpath.py``'s),
+else its NumPy reference (the activation's math is written once, in
+``kernels/reference.py``). The backward has two paths: the kernel one (first-order, on
+arrays) and the plain one (Tensor ops, so a gradient penalty can differentiate through
+it). Tests check both against the composed definition.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tinygen import backend
+from tinygen import backend, fastpath
 from tinygen.function import Function
-from tinygen.ops import fastpath
 from tinygen.tensor import Tensor
 
 ACTIVATIONS = (None, "relu", "leaky_relu", "tanh", "sigmoid")
@@ -25,21 +26,6 @@ _KERNELS = {
     "tanh": ("bias_tanh", False),
     "sigmoid": ("bias_sigmoid", False),
 }
-
-
-def _activate(xp: Any, pre: Any, activation: str | None, slope: float) -> Any:
-    """Apply the activation in place on a fresh pre-activation array."""
-    if activation == "relu":
-        xp.maximum(pre, 0, out=pre)
-    elif activation == "leaky_relu":
-        xp.multiply(pre, xp.where(pre > 0, pre.dtype.type(1), pre.dtype.type(slope)), out=pre)
-    elif activation == "tanh":
-        xp.tanh(pre, out=pre)
-    elif activation == "sigmoid":  # 0.5 * (1 + tanh(x / 2)): no overflow
-        xp.tanh(pre * 0.5, out=pre)
-        pre += 1
-        pre *= 0.5
-    return pre
 
 
 def _activation_derivative(out: Tensor, activation: str | None, slope: float) -> Any:
@@ -66,15 +52,16 @@ class Linear(Function):
         ctx: Function, x: Any, weight: Any, bias: Any, activation: Any, slope: float
     ) -> Any:
         ctx.activation, ctx.slope = activation, slope
-        xp = backend.array_module(x)
-        out = xp.matmul(x, weight.T)  # (B, in) @ (in, out)
-        if activation is not None and fastpath.forward_kernels(out, bias):
-            name, takes_slope = _KERNELS[activation]
-            extra = _slope(takes_slope, activation, slope)
-            fastpath.kernel(name, out)(out, bias, *extra, out)  # bias + act, in place
+        out = backend.array_module(x).matmul(x, weight.T)  # (B, in) @ (in, out)
+        if activation is None:
+            out += bias
             return out
-        out += bias
-        return _activate(xp, out, activation, slope)
+        name, takes_slope = _KERNELS[activation]
+        bias_activation = fastpath.kernel_or_reference(
+            name, fastpath.forward_kernels(out, bias), out
+        )
+        bias_activation(out, bias, *_slope(takes_slope, activation, slope), out)  # in place
+        return out
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:

@@ -1,7 +1,8 @@
 """Fused loss ops: BCE from logits, log-softmax, cross-entropy, the Gaussian KL, and the
 reparameterized sample. Each is one graph node, stable at extreme inputs, with a kernel
-path (float32, first-order; see ``fastpath.py``) and a plain path (NumPy forward, Tensor-op
-backward, hence twice differentiable).
+path (float32, first-order; the rule is ``tinygen/fastpath.py``'s) and a plain path (the
+kernel's NumPy reference forward from ``kernels/reference.py``, so the math is written
+once, and a Tensor-op backward, hence twice differentiable).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygen import backend
+from tinygen import backend, fastpath
 from tinygen.function import Function
-from tinygen.ops import fastpath
+from tinygen.kernels import reference
 from tinygen.tensor import Tensor
 
 
@@ -45,19 +46,19 @@ class BCEWithLogits(Function):
     @staticmethod
     def forward(ctx: Function, logits: Any, target: Any, reduction: str) -> Any:
         ctx.reduction, ctx.grad = reduction, None
-        if reduction != "none" and fastpath.forward_kernels(logits, target):
-            grad = backend.array_module(logits).empty(_as_rows(logits).shape, logits.dtype)
-            total = fastpath.kernel("bce_with_logits", logits)(
-                _as_rows(logits), _as_rows(target), grad
-            )
-            ctx.grad = grad.reshape(logits.shape)  # sigmoid(z) - t, from the same pass
-            return backend.array_module(logits).asarray(
-                total / logits.size if reduction == "mean" else total, dtype=logits.dtype
-            )
         xp = backend.array_module(logits)
-        # never exponentiates a positive number: finite and exact at z = +-800
-        loss = xp.maximum(logits, 0) - logits * target + xp.log1p(xp.exp(-xp.abs(logits)))
-        return _reduce(loss, reduction, logits.dtype)
+        grad = xp.empty(_as_rows(logits).shape, logits.dtype)  # sigmoid(z) - t, same pass
+        if reduction == "none":  # per element: one "row" per logit
+            loss = xp.empty(logits.size, np.float64)
+            rows = (logits.reshape(-1, 1), target.reshape(-1, 1), grad.reshape(-1, 1))
+            reference.bce_with_logits_rows(*rows, loss)
+            return loss.reshape(logits.shape).astype(logits.dtype, copy=False)
+        fast = fastpath.forward_kernels(logits, target)
+        bce = fastpath.kernel_or_reference("bce_with_logits", fast, logits)
+        total = bce(_as_rows(logits), _as_rows(target), grad)
+        if fast:
+            ctx.grad = grad.reshape(logits.shape)
+        return xp.asarray(total / logits.size if reduction == "mean" else total, logits.dtype)
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:
@@ -95,14 +96,11 @@ class CrossEntropy(Function):
     def forward(ctx: Function, logits: Any, labels: Any, reduction: str) -> Any:
         ctx.labels, ctx.reduction, ctx.grad = labels, reduction, None
         xp = backend.array_module(logits)
-        rows = xp.empty(logits.shape[0], np.float64)
-        if fastpath.forward_kernels(logits):
-            ctx.grad = xp.empty(logits.shape, logits.dtype)
-            fastpath.kernel("log_softmax_cross_entropy", logits)(logits, labels, ctx.grad, rows)
-        else:
-            shifted = logits - logits.max(axis=1, keepdims=True)
-            log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-            rows = -log_probs[xp.arange(len(labels)), labels]
+        rows, grad = xp.empty(logits.shape[0], np.float64), xp.empty(logits.shape, logits.dtype)
+        fast = fastpath.forward_kernels(logits)
+        cross_entropy = fastpath.kernel_or_reference("log_softmax_cross_entropy", fast, logits)
+        cross_entropy(logits, labels, grad, rows)
+        ctx.grad = grad if fast else None
         return _reduce(rows, reduction, logits.dtype)
 
     @staticmethod
@@ -123,14 +121,12 @@ class GaussianKL(Function):
 
     @staticmethod
     def forward(ctx: Function, mu: Any, logvar: Any) -> Any:
-        ctx.grads = None
         xp = backend.array_module(mu)
-        if fastpath.forward_kernels(mu, logvar):
-            rows = xp.empty(mu.shape[0], np.float64)
-            ctx.grads = (xp.empty_like(mu), xp.empty_like(logvar))
-            fastpath.kernel("gaussian_kl", mu)(mu, logvar, rows, *ctx.grads)
-            return rows.astype(mu.dtype)
-        return 0.5 * (mu * mu + xp.expm1(logvar) - logvar).sum(axis=1)
+        rows, grads = xp.empty(mu.shape[0], np.float64), (xp.empty_like(mu), xp.empty_like(logvar))
+        fast = fastpath.forward_kernels(mu, logvar)
+        fastpath.kernel_or_reference("gaussian_kl", fast, mu)(mu, logvar, rows, *grads)
+        ctx.grads = grads if fast else None
+        return rows.astype(mu.dtype)
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:
@@ -147,13 +143,12 @@ class Reparameterize(Function):
 
     @staticmethod
     def forward(ctx: Function, mu: Any, logvar: Any, eps: Any) -> Any:
-        ctx.eps, ctx.std = eps, None
         xp = backend.array_module(mu)
-        if fastpath.forward_kernels(mu, logvar, eps):
-            z, ctx.std = xp.empty_like(mu), xp.empty_like(mu)
-            fastpath.kernel("reparameterize", mu)(mu, logvar, eps, z, ctx.std)
-            return z
-        return mu + eps * xp.exp(logvar * 0.5)
+        z, std = xp.empty_like(mu), xp.empty_like(mu)
+        fast = fastpath.forward_kernels(mu, logvar, eps)
+        fastpath.kernel_or_reference("reparameterize", fast, mu)(mu, logvar, eps, z, std)
+        ctx.eps, ctx.std = eps, (std if fast else None)
+        return z
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:
