@@ -30,6 +30,7 @@ import stat
 import struct
 import tempfile
 import time
+import tokenize
 import zipfile
 from math import prod
 from typing import Any
@@ -221,9 +222,9 @@ def _read_file(path: str, max_bytes: int) -> bytes:
             "if the file is trusted, pass a larger max_bytes to tinygen.load"
         )
     with open(path, "rb") as file:
-        raw = file.read(max_bytes + 1)
-    if len(raw) > max_bytes:  # it grew since the stat
-        raise CheckpointError(f"{path}: over the {max_bytes}-byte cap on checkpoints")
+        raw, more = file.read(info.st_size), file.read(1)
+    if len(raw) != info.st_size or more:
+        raise CheckpointError(f"{path}: changed while it was read (is a save still running?)")
     return raw
 
 
@@ -234,10 +235,15 @@ def _check_members(archive: zipfile.ZipFile, size: int, path: str) -> dict[str, 
         name = info.filename
         if not name.endswith(".npy") or name[:-4] in members:
             raise CheckpointError(f"{path}: unexpected or repeated archive member {name!r}")
-        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+        if info.compress_type != zipfile.ZIP_STORED:
             raise CheckpointError(
                 f"{path}: member {name!r} is compressed (method {info.compress_type}) and "
                 f"declares {info.file_size} bytes; tinygen.save stores members uncompressed"
+            )
+        if info.compress_size != info.file_size:
+            raise CheckpointError(
+                f"{path}: member {name!r} declares {info.file_size} bytes but stores "
+                f"{info.compress_size} (a damaged zip directory; truncated or corrupted)"
             )
         if info.flag_bits & ~_ALLOWED_FLAGS:
             raise CheckpointError(
@@ -293,7 +299,8 @@ def _read_array(
                 raise CheckpointError(f"{where}: more data than its size says (corrupted)")
     except CheckpointError:
         raise
-    except (*_ZIP_ERRORS, TypeError) as error:  # TypeError: a header's dtype NumPy rejects
+    # TypeError: a dtype NumPy rejects; TokenError, SyntaxError: a header that is not Python
+    except (*_ZIP_ERRORS, TypeError, tokenize.TokenError, SyntaxError) as error:
         if "CRC" in str(error):
             raise CheckpointError(f"{where}: CRC-32 mismatch (corrupted file)") from None
         raise CheckpointError(f"{where}: unreadable, truncated or corrupted ({error})") from None
@@ -331,7 +338,7 @@ def _check_meta(raw: bytes, path: str) -> tuple[Any, dict[str, str]]:
         meta = json.loads(raw.decode(), object_pairs_hook=_no_duplicates)
         if not isinstance(meta, dict):
             raise CheckpointError(f"a JSON {type(meta).__name__}, expected an object")
-        if meta.get("format") not in _KEYS:
+        if not isinstance(meta.get("format"), str) or meta["format"] not in _KEYS:
             raise CheckpointError(f"unknown format {meta.get('format')!r}, expected {FORMAT}")
         missing, unknown = _KEYS[meta["format"]] - set(meta), set(meta) - _KEYS[meta["format"]]
         if missing or unknown:
