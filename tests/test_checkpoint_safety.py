@@ -273,7 +273,7 @@ def test_unparsable_metadata_is_a_checkpoint_error(tmp_path, text, message):
 def test_a_v1_file_still_loads_but_needs_every_checksum(tmp_path):
     """Checkpoints from before the metadata checksum load, with every array checked."""
     meta = meta_of(saved(tmp_path))
-    del meta["meta_sha256"]
+    meta.pop("meta_sha256", None)
     meta["format"] = serialization.LEGACY_FORMAT
     back = tg.load(with_meta(saved(tmp_path), meta))
     np.testing.assert_array_equal(back["w"], STATE["w"])
@@ -358,8 +358,8 @@ def test_only_stale_temporary_files_of_tinygen_are_removed(tmp_path):
     others = [".tmp-notes.npz", ".tmp-123-abcd1234.npz.bak", "tmp-abcd1234.npz", ".tmp-x.npz"]
     for name in [live, mine, fresh_legacy, old_legacy, *others]:
         (tmp_path / name).write_bytes(b"not yours")
-    hour_ago = time.time() - serialization.STALE_AFTER - 60
-    os.utime(tmp_path / old_legacy, (hour_ago, hour_ago))
+    two_days_ago = time.time() - 2 * 86400  # well past STALE_AFTER (an hour)
+    os.utime(tmp_path / old_legacy, (two_days_ago, two_days_ago))
     (tmp_path / ".tmp-99999999-zzzzzzzz.npz").mkdir()  # a folder of that name: left alone
     outside = tmp_path / "outside"
     outside.write_bytes(b"keep")

@@ -147,9 +147,9 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
     Returns:
         The paths removed.
     """
-    removed = []
+    removed: list[str] = []
     try:
-        entries = list(os.scandir(folder))
+        entries = list(os.scandir(os.fspath(folder)))
     except OSError:
         return removed
     for entry in entries:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from math import prod
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -106,7 +106,7 @@ def identify(digest: str) -> str | None:
     return None
 
 
-def _read_up_to(stream: IO[bytes], count: int) -> bytes:
+def _read_up_to(stream: io.BufferedIOBase, count: int) -> bytes:
     """Up to count bytes of stream, read in chunks (fewer only where the stream ends)."""
     data = bytearray()
     while len(data) < count:
@@ -117,7 +117,7 @@ def _read_up_to(stream: IO[bytes], count: int) -> bytes:
     return bytes(data)
 
 
-def _count_rest(stream: IO[bytes], limit: int) -> int:
+def _count_rest(stream: io.BufferedIOBase, limit: int) -> int:
     """How many bytes are left in stream, counting (not keeping) at most limit + 1."""
     found = 0
     while found <= limit and (chunk := stream.read(CHUNK)):
