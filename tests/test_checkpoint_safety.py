@@ -255,7 +255,7 @@ def test_metadata_of_the_wrong_shape_is_a_checkpoint_error(tmp_path, case):
     "text, message",
     [
         ("[" * 100_000 + "]" * 100_000, "corrupted metadata"),
-        ('{"format": "tinygen-checkpoint-v2", "format": "x"}', "appears twice"),
+        ('{"format": "tinygen-checkpoint-v2", "format": "x"}', "appear twice"),
         ("\udcff", "corrupted metadata"),
         ("", "corrupted metadata"),
     ],

@@ -312,8 +312,9 @@ def _read_array(
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"a key appears twice in one object: {sorted(keys)}")
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"keys {twice} appear twice in one object")
     return dict(pairs)
 
 
@@ -323,7 +324,7 @@ def _references(tree: Any, sha256: dict[str, str], found: list[str]) -> None:
         if ARRAY_REF in tree:
             key = tree[ARRAY_REF]
             if len(tree) != 1 or not isinstance(key, str) or key not in sha256:
-                raise CheckpointError(f"a bad array reference {tree!r} (no such array)")
+                raise CheckpointError(f"a bad array reference {tree!r:.80} (no such array)")
             found.append(key)
         for value in tree.values():
             _references(value, sha256, found)
