@@ -32,6 +32,7 @@ import tempfile
 import time
 import tokenize
 import zipfile
+from collections import Counter
 from math import prod
 from typing import Any
 
@@ -311,8 +312,8 @@ def _read_array(
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    twice = sorted({key for key in keys if keys.count(key) > 1})
+    counts = Counter(key for key, _ in pairs)
+    twice = sorted(key for key, count in counts.items() if count > 1)
     if twice:
         raise ValueError(f"keys {twice} appear twice in one object")
     return dict(pairs)
