@@ -47,7 +47,7 @@ def _weighted_output(fn: Callable, inputs: list[Any], weights: list[np.ndarray] 
 
 
 def gradcheck(
-    fn: Callable[..., Tensor],
+    fn: Callable[..., Tensor | Sequence[Tensor]],
     inputs: Sequence[Any],
     eps: float = 1e-6,
     atol: float = 1e-5,
@@ -81,7 +81,7 @@ def gradcheck(
     if total.requires_grad:
         analytic = grad(total, [inputs[i] for i in checked], allow_unused=True)
     else:  # the output does not depend on any input (e.g. the 2nd derivative of a linear op)
-        analytic = [Tensor(np.zeros_like(inputs[i].data)) for i in checked]
+        analytic = tuple(Tensor(np.zeros_like(inputs[i].data)) for i in checked)
 
     def loss_at() -> float:
         return float(_weighted_output(fn, inputs, weights)[0].item())

@@ -9,6 +9,8 @@ modules share (``as_dtype``, ``as_tensor``). What does not: the constructors (``
 
 from __future__ import annotations
 
+import builtins  # inside class Tensor, `float` names the method Tensor.float
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -220,6 +222,7 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return Tensor._wrap(self.data >= as_tensor(other, self).data)
 
+    # == and != compare elementwise, as in NumPy (object's return a bool, hence the ignores)
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return Tensor._wrap(self.data == as_tensor(other, self).data)
 
@@ -242,7 +245,7 @@ class Tensor:
     def relu(self) -> Tensor:
         return Relu.apply(self)
 
-    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+    def leaky_relu(self, slope: builtins.float = 0.01) -> Tensor:
         return LeakyRelu.apply(self, slope=slope)
 
     def softplus(self) -> Tensor:
@@ -251,7 +254,7 @@ class Tensor:
     def abs(self) -> Tensor:
         return Abs.apply(self)
 
-    def clip(self, low: float, high: float) -> Tensor:
+    def clip(self, low: builtins.float, high: builtins.float) -> Tensor:
         return Clip.apply(self, low=low, high=high)
 
     def sqrt(self) -> Tensor:
@@ -287,7 +290,7 @@ class Tensor:
     def flatten(self, start_axis: int = 0) -> Tensor:
         return self.reshape(*self.shape[:start_axis], -1)
 
-    def transpose(self, *axes: int) -> Tensor:
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
         return Transpose.apply(self, axes=axes or None)
 

@@ -111,8 +111,9 @@ def find_idx_files(root: Path | None, dataset: str) -> dict[str, Path] | None:
         return None
     for sub in SUBFOLDERS[check_dataset(dataset)]:
         found = {name: _file_in(root / sub, name) for name in IDX_NAMES}
-        if all(found.values()):
-            return found  # type: ignore[return-value]
+        files = {name: path for name, path in found.items() if path is not None}
+        if len(files) == len(IDX_NAMES):
+            return files
     return None
 
 

@@ -28,8 +28,14 @@ from tinygen.nn import functional as F
 from tinygen.serialization import CheckpointError
 
 VERSION = 1  # bump when the architecture or the recipe changes: old caches are retrained
-RECIPE = {"hidden": [512, 256], "dropout": 0.2, "shift": 2, "epochs": 12, "batch_size": 128,
-          "lr": 1e-3}  # fmt: skip
+RECIPE: dict[str, Any] = {
+    "hidden": [512, 256],
+    "dropout": 0.2,
+    "shift": 2,
+    "epochs": 12,
+    "batch_size": 128,
+    "lr": 1e-3,
+}
 
 
 class MNISTClassifier(nn.Module):

@@ -7,6 +7,8 @@ kind to "vae" or "gan", the family whose trainer and defaults it takes. ``build_
 **config)`` rebuilds a model from the ``kind`` and ``config()`` stored in a checkpoint.
 """
 
+from typing import Any
+
 from tinygen.models.gan import ACGAN, GAN
 from tinygen.models.vae import CVAE, VAE
 
@@ -14,7 +16,7 @@ MODELS = {model.kind: model for model in (VAE, CVAE, GAN, ACGAN)}
 FAMILY = {kind: "vae" if issubclass(model, VAE) else "gan" for kind, model in MODELS.items()}
 
 
-def build_model(kind: str, **config: object) -> VAE | GAN:
+def build_model(kind: str, **config: Any) -> VAE | GAN:
     """A fresh model of the given kind ("vae", "cvae", "gan" or "cgan").
 
     Args:

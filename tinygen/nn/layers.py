@@ -132,6 +132,9 @@ class BatchNorm1d(Module):
     unbiased batch variance, as PyTorch). Eval mode uses the running statistics.
     """
 
+    running_mean: Tensor  # buffers (register_buffer), saved in the state dict
+    running_var: Tensor
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum

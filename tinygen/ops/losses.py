@@ -43,8 +43,11 @@ class BCEWithLogits(Function):
     """l = max(z, 0) - t z + log(1 + exp(-|z|))  (= -t log s(z) - (1 - t) log(1 - s(z)));
     dl/dz = sigmoid(z) - t,  dl/dt = -z.  Reduced by 'mean', 'sum' or 'none'."""
 
+    reduction: str
+    grad: Any  # sigmoid(z) - t from the kernel pass, or None on the plain path
+
     @staticmethod
-    def forward(ctx: Function, logits: Any, target: Any, reduction: str) -> Any:
+    def forward(ctx: BCEWithLogits, logits: Any, target: Any, reduction: str) -> Any:
         ctx.reduction, ctx.grad = reduction, None
         xp = backend.array_module(logits)
         grad = xp.empty(_as_rows(logits).shape, logits.dtype)  # sigmoid(z) - t, same pass
@@ -61,7 +64,7 @@ class BCEWithLogits(Function):
         return xp.asarray(total / logits.size if reduction == "mean" else total, logits.dtype)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: BCEWithLogits, grad_out: Tensor) -> tuple:
         logits, target = ctx.inputs
         scale = _scale(grad_out, logits.size, ctx.reduction)
         if ctx.grad is not None and fastpath.backward_kernels(grad_out.data):
@@ -75,15 +78,17 @@ class BCEWithLogits(Function):
 class LogSoftmax(Function):
     """y = x - logsumexp(x);  dL/dx = dL/dy - softmax(x) * sum(dL/dy)  (softmax = exp(y))."""
 
+    axis: int
+
     @staticmethod
-    def forward(ctx: Function, x: Any, axis: int) -> Any:
+    def forward(ctx: LogSoftmax, x: Any, axis: int) -> Any:
         ctx.axis = axis
         xp = backend.array_module(x)
         shifted = x - x.max(axis=axis, keepdims=True)  # log-sum-exp trick: exp never overflows
         return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: LogSoftmax, grad_out: Tensor) -> tuple:
         softmax = ctx.output.exp()
         return (grad_out - softmax * grad_out.sum(axis=ctx.axis, keepdims=True),)
 
@@ -92,8 +97,12 @@ class CrossEntropy(Function):
     """l_i = logsumexp(z_i) - z_i[y_i];  dl_i/dz_i = softmax(z_i) - onehot(y_i).
     z: (N, C) logits, y: (N,) integer labels (a parameter, not differentiable)."""
 
+    labels: Any
+    reduction: str
+    grad: Any  # softmax(z) - onehot(y) from the kernel pass, or None
+
     @staticmethod
-    def forward(ctx: Function, logits: Any, labels: Any, reduction: str) -> Any:
+    def forward(ctx: CrossEntropy, logits: Any, labels: Any, reduction: str) -> Any:
         ctx.labels, ctx.reduction, ctx.grad = labels, reduction, None
         xp = backend.array_module(logits)
         rows, grad = xp.empty(logits.shape[0], np.float64), xp.empty(logits.shape, logits.dtype)
@@ -104,7 +113,7 @@ class CrossEntropy(Function):
         return _reduce(rows, reduction, logits.dtype)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: CrossEntropy, grad_out: Tensor) -> tuple:
         (logits,) = ctx.inputs
         scale = _scale(grad_out, logits.shape[0], ctx.reduction, rows=True)
         if ctx.grad is not None and fastpath.backward_kernels(grad_out.data):
@@ -119,8 +128,10 @@ class GaussianKL(Function):
     """kl_i = 1/2 sum_j (mu_ij^2 + exp(lv_ij) - 1 - lv_ij) = KL(N(mu_i, exp(lv_i)) || N(0, I));
     dkl_i/dmu = mu,  dkl_i/dlv = (exp(lv) - 1) / 2.  mu, lv: (N, D) -> kl: (N,)."""
 
+    grads: tuple[Any, Any] | None  # (dkl/dmu, dkl/dlv) from the kernel pass
+
     @staticmethod
-    def forward(ctx: Function, mu: Any, logvar: Any) -> Any:
+    def forward(ctx: GaussianKL, mu: Any, logvar: Any) -> Any:
         xp = backend.array_module(mu)
         rows, grads = xp.empty(mu.shape[0], np.float64), (xp.empty_like(mu), xp.empty_like(logvar))
         fast = fastpath.forward_kernels(mu, logvar)
@@ -129,7 +140,7 @@ class GaussianKL(Function):
         return rows.astype(mu.dtype)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: GaussianKL, grad_out: Tensor) -> tuple:
         mu, logvar = ctx.inputs
         column = grad_out.reshape(-1, 1)
         if ctx.grads is not None and fastpath.backward_kernels(grad_out.data):
@@ -141,8 +152,11 @@ class Reparameterize(Function):
     """z = mu + eps * exp(lv / 2) with eps ~ N(0, I) fixed (Kingma & Welling 2014, eq. 10's
     sampler);  dz/dmu = 1,  dz/dlv = eps * exp(lv / 2) / 2."""
 
+    eps: Any
+    std: Any  # exp(lv / 2) from the kernel pass, or None
+
     @staticmethod
-    def forward(ctx: Function, mu: Any, logvar: Any, eps: Any) -> Any:
+    def forward(ctx: Reparameterize, mu: Any, logvar: Any, eps: Any) -> Any:
         xp = backend.array_module(mu)
         z, std = xp.empty_like(mu), xp.empty_like(mu)
         fast = fastpath.forward_kernels(mu, logvar, eps)
@@ -151,7 +165,7 @@ class Reparameterize(Function):
         return z
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Reparameterize, grad_out: Tensor) -> tuple:
         mu, logvar = ctx.inputs
         if ctx.std is not None and fastpath.backward_kernels(grad_out.data):
             grad_mu, grad_logvar = grad_out.data, backend.array_module(mu.data).empty_like(mu.data)
