@@ -21,8 +21,18 @@ def shapes(module):
 def test_default_architectures_are_the_standard_workloads():
     tinygen.manual_seed(0)
     vae = VAE()  # W1: 784-400-(20, 20), 20-400-784
-    assert shapes(vae) == [(400, 784), (400,), (20, 400), (20,), (20, 400), (20,),
-                           (400, 20), (400,), (784, 400), (784,)]  # fmt: skip
+    assert shapes(vae) == [
+        (400, 784),
+        (400,),
+        (20, 400),
+        (20,),
+        (20, 400),
+        (20,),
+        (400, 20),
+        (400,),
+        (784, 400),
+        (784,),
+    ]
     cgan = ACGAN()  # W2: G 110-256-512-1024-784, D 784-512-256-11
     g_sizes = [s for s in shapes(cgan.generator) if len(s) == 2]
     d_sizes = [s for s in shapes(cgan.discriminator) if len(s) == 2]

