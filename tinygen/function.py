@@ -1,5 +1,6 @@
-"""Function: the base class of every differentiable op, the grad-mode switch, and
-``unbroadcast``, the one gradient helper every op with broadcasting inputs uses.
+"""Function, the base class of every differentiable op; the grad-mode switch; unbroadcast.
+
+``unbroadcast`` is the one gradient helper every op with broadcasting inputs uses.
 
 An op is a subclass with two static methods side by side::
 

@@ -62,7 +62,9 @@ def gradcheck(
         inputs: Tensors (those with requires_grad=True are checked) and other arguments.
             Float tensors are copied to float64 first.
         eps: the finite-difference step.
-        atol, rtol: the agreement asked for: |analytic - numeric| <= atol + rtol * |numeric|.
+        atol: the absolute part of the agreement asked for:
+            |analytic - numeric| <= atol + rtol * |numeric|.
+        rtol: the relative part of that agreement.
         max_elements: inputs larger than this are checked along random directions instead.
         directions: how many random directions for a large input.
 

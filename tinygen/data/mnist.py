@@ -1,5 +1,7 @@
-"""load_mnist and load_fashion_mnist: the three splits as float32 images and int64 labels;
-load_split, either data set by name (what the trainers and the metrics call).
+"""MNIST and Fashion-MNIST loaded: three splits of float32 images and int64 labels.
+
+``load_mnist`` and ``load_fashion_mnist`` give a split of one data set; ``load_split`` takes
+either data set by name (what the trainers and the metrics call).
 
 Splits: MNIST's classic 50k train / 10k valid / 10k test (the split of mnist.pkl.gz: valid is
 the last 10k of the 60k training file). Fashion-MNIST ships 60k/10k, and tinygen carves its

@@ -19,8 +19,10 @@ def squared_distances(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def kmeans_plus_plus(x: np.ndarray, n_centres: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centre is a data row drawn
-    with probability ∝ D(x)², its squared distance to the nearest centre chosen so far.
+    """k-means++ seeding (Arthur & Vassilvitskii 2007).
+
+    Each new centre is a data row drawn with probability ∝ D(x)², its squared distance to
+    the nearest centre chosen so far.
 
     Args:
         x: (N, D) rows.
@@ -208,8 +210,10 @@ class GMM:
         return np.argmax(self.predict_proba(x), axis=1)
 
     def n_parameters(self) -> int:
-        """Free parameters p: (K − 1) weights + K·D means + K·D variances (diagonal) or
-        K·D(D+1)/2 covariances (full)."""
+        """Free parameters p: (K − 1) weights, K·D means and the covariances.
+
+        The covariances count K·D variances (diagonal) or K·D(D+1)/2 entries (full).
+        """
         self._fitted_means()
         dims, k = self.n_features_, self.n_components
         per_covariance = dims if self.covariance == "diagonal" else dims * (dims + 1) // 2

@@ -1,5 +1,4 @@
-"""The scoring classifier: an MLP digit classifier, trained with tinygen itself, that the
-sample metrics read generated images with.
+"""The scoring classifier: an MLP trained with tinygen itself, which the sample metrics use.
 
 What lives here: ``MNISTClassifier`` (784-512-256-10, ReLU, dropout), its own training loop
 (with random-shift augmentation), and ``load_or_train_classifier``, which trains it once per

@@ -1,5 +1,6 @@
-"""The generative models (VAE, CVAE, GAN, AC-GAN): re-exports and the registry of model
-kinds (the scoring classifier is with the metrics that use it, in ``tinygen.metrics``).
+"""The generative models (VAE, CVAE, GAN, AC-GAN): re-exports and the registry of kinds.
+
+The scoring classifier is with the metrics that use it, in ``tinygen.metrics``.
 
 ``MODELS`` maps each kind ("vae", "cvae", "gan", "cgan": the classes' ``kind``) to its class
 and is the one list of kinds (the CLI's choices, the report's four models); ``FAMILY`` maps a

@@ -63,9 +63,11 @@ class Module:
         self._buffers[name] = value
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation; every subclass defines it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """module(x) is module.forward(x)."""
         return self.forward(*args, **kwargs)
 
     # ----- walking the tree -------------------------------------------------------------
@@ -76,6 +78,7 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator[Module]:
+        """Yield this module and every descendant."""
         for _, module in self.named_modules():
             yield module
 
@@ -89,9 +92,11 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), param
 
     def parameters(self) -> list[Parameter]:
+        """Every parameter of the tree, each once, in registration order."""
         return [param for _, param in self.named_parameters()]
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield (dotted name, buffer) for every buffer of the tree."""
         for prefix, module in self.named_modules():
             for name, buffer in module._buffers.items():
                 yield (f"{prefix}.{name}" if prefix else name), buffer
@@ -104,9 +109,11 @@ class Module:
         return self
 
     def eval(self: M) -> M:
+        """Switch to evaluation behaviour: ``train(False)``."""
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Drop every parameter's gradient (set it to None)."""
         for param in self.parameters():
             param.grad = None
 
@@ -125,6 +132,7 @@ class Module:
         return self
 
     def num_parameters(self) -> int:
+        """The number of scalar parameters."""
         return sum(param.size for param in self.parameters())
 
     # ----- state ------------------------------------------------------------------------
@@ -167,4 +175,5 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()}{children}{chr(10) if children else ''})"
 
     def extra_repr(self) -> str:
+        """The settings shown in repr() (empty here; layers override it)."""
         return ""

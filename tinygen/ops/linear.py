@@ -44,8 +44,10 @@ def _activation_derivative(out: Tensor, activation: str | None, slope: float) ->
 
 
 class Linear(Function):
-    """y = act(x @ W^T + b);  with g = dL/dy * act'(.):  dL/dx = g @ W,  dL/dW = g^T @ x,
-    dL/db = sum of g over the batch.  x: (B, in), W: (out, in), b: (out,), y: (B, out)."""
+    """y = act(x @ W^T + b);  g = dL/dy * act':  dL/dx = g @ W,  dL/dW = g^T @ x,  dL/db = Σ g.
+
+    The bias gradient sums g over the batch.  x: (B, in), W: (out, in), b: (out,), y: (B, out).
+    """
 
     activation: str | None
     slope: float

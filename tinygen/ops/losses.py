@@ -1,8 +1,9 @@
-"""Fused loss ops: BCE from logits, log-softmax, cross-entropy, the Gaussian KL, and the
-reparameterized sample. Each is one graph node, stable at extreme inputs, with a kernel
-path (float32, first-order; the rule is ``tinygen/fastpath.py``'s) and a plain path (the
-kernel's NumPy reference forward from ``kernels/reference.py``, so the math is written
-once, and a Tensor-op backward, hence twice differentiable).
+"""Fused loss ops: BCE from logits, log-softmax, cross-entropy, Gaussian KL, reparameterize.
+
+Each is one graph node, stable at extreme inputs, with a kernel path (float32, first-order;
+the rule is ``tinygen/fastpath.py``'s) and a plain path (the kernel's NumPy reference
+forward from ``kernels/reference.py``, so the math is written once, and a Tensor-op
+backward, hence twice differentiable).
 """
 
 from __future__ import annotations
@@ -32,16 +33,21 @@ def _reduce(loss: Any, reduction: str, dtype: Any) -> Any:
 
 
 def _scale(grad_out: Tensor, count: int, reduction: str, rows: bool = False) -> Tensor:
-    """dL/d(per-element loss): grad_out itself ('none'; as a column for per-row losses), or
-    the scalar grad_out (divided by the count for 'mean')."""
+    """dL/d(per-element loss), from the gradient of the reduced loss.
+
+    That is grad_out itself ('none'; as a column for per-row losses), or the scalar
+    grad_out (divided by the count for 'mean').
+    """
     if reduction == "none":
         return grad_out.reshape(-1, 1) if rows else grad_out
     return grad_out * (1.0 / count) if reduction == "mean" else grad_out
 
 
 class BCEWithLogits(Function):
-    """l = max(z, 0) - t z + log(1 + exp(-|z|))  (= -t log s(z) - (1 - t) log(1 - s(z)));
-    dl/dz = sigmoid(z) - t,  dl/dt = -z.  Reduced by 'mean', 'sum' or 'none'."""
+    """l = max(z, 0) - t z + log(1 + exp(-|z|));  dl/dz = sigmoid(z) - t,  dl/dt = -z.
+
+    l equals -t log s(z) - (1 - t) log(1 - s(z)).  Reduced by 'mean', 'sum' or 'none'.
+    """
 
     reduction: str
     grad: Any  # sigmoid(z) - t from the kernel pass, or None on the plain path
@@ -95,7 +101,9 @@ class LogSoftmax(Function):
 
 class CrossEntropy(Function):
     """l_i = logsumexp(z_i) - z_i[y_i];  dl_i/dz_i = softmax(z_i) - onehot(y_i).
-    z: (N, C) logits, y: (N,) integer labels (a parameter, not differentiable)."""
+
+    z: (N, C) logits, y: (N,) integer labels (a parameter, not differentiable).
+    """
 
     labels: Any
     reduction: str
@@ -125,8 +133,10 @@ class CrossEntropy(Function):
 
 
 class GaussianKL(Function):
-    """kl_i = 1/2 sum_j (mu_ij^2 + exp(lv_ij) - 1 - lv_ij) = KL(N(mu_i, exp(lv_i)) || N(0, I));
-    dkl_i/dmu = mu,  dkl_i/dlv = (exp(lv) - 1) / 2.  mu, lv: (N, D) -> kl: (N,)."""
+    """kl_i = 1/2 sum_j (mu_ij^2 + exp(lv_ij) - 1 - lv_ij);  dkl/dmu = mu,  dkl/dlv = (e^lv - 1)/2.
+
+    kl_i is KL(N(mu_i, exp(lv_i)) || N(0, I)).  mu, lv: (N, D) -> kl: (N,).
+    """
 
     grads: tuple[Any, Any] | None  # (dkl/dmu, dkl/dlv) from the kernel pass
 
@@ -149,8 +159,10 @@ class GaussianKL(Function):
 
 
 class Reparameterize(Function):
-    """z = mu + eps * exp(lv / 2) with eps ~ N(0, I) fixed (Kingma & Welling 2014, eq. 10's
-    sampler);  dz/dmu = 1,  dz/dlv = eps * exp(lv / 2) / 2."""
+    """z = mu + eps * exp(lv / 2), eps ~ N(0, I) fixed;  dz/dmu = 1,  dz/dlv = z_std * eps / 2.
+
+    z_std is exp(lv / 2); the sampler of Kingma & Welling 2014, eq. 10.
+    """
 
     eps: Any
     std: Any  # exp(lv / 2) from the kernel pass, or None

@@ -1,6 +1,7 @@
-"""Ops that move values around without arithmetic: reshape, transpose, broadcast,
-indexing (and its scatter-add twin), concatenation, and moving between devices; and the two
-public functions built on concatenation, ``cat`` and ``stack``.
+"""Ops that move values around without arithmetic, and ``cat`` and ``stack``.
+
+The ops: reshape, transpose, broadcast, indexing (and its scatter-add twin), concatenation,
+and moving between devices; the two public functions are built on concatenation.
 
 The methods that call these ops (``x.reshape``, ``x[i]``, ``x.to``) are in ``tensor.py``.
 """
