@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_models import needs_mnist
 
 from tinygen import cli
 from tinygen.models import ACGAN
@@ -21,7 +20,7 @@ def tinygen_main(*argv):
     return cli.main([str(a) for a in argv])
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_train_then_sample_png_and_npz(tmp_path, capsys):
     run = tmp_path / "run"
     assert (
@@ -57,7 +56,7 @@ def test_train_then_sample_png_and_npz(tmp_path, capsys):
     assert "samples" in capsys.readouterr().out
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_resume_extends_a_run_with_its_saved_settings(tmp_path, capsys):
     run = tmp_path / "vae"
     common = ("--out", run, "--no-progress")
@@ -72,7 +71,7 @@ def test_resume_extends_a_run_with_its_saved_settings(tmp_path, capsys):
 
 
 def test_unconditional_sample_npz_has_label_minus_one(tmp_path):
-    from fixtures_models import synthetic_digits
+    from helpers import synthetic_digits
 
     from tinygen.train import TrainConfig, make_trainer
 
@@ -87,7 +86,7 @@ def test_unconditional_sample_npz_has_label_minus_one(tmp_path):
     assert tinygen_main("sample", tmp_path / "gan", "--label", 1, "--out", tmp_path / "x.npz") == 1
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_diverged_training_is_one_paragraph_and_exit_code_1(tmp_path, capsys, monkeypatch):
     original = ACGAN.generator_loss
     monkeypatch.setattr(ACGAN, "generator_loss", lambda *a: original(*a) * float("nan"))
@@ -125,7 +124,7 @@ def test_example_runs_as_a_script():
     assert result.returncode == 0 and "--smoke" in result.stdout
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 @pytest.mark.parametrize(
     "script", ["train_vae.py", "train_cvae.py", "train_gan.py", "train_cgan.py"]
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_models import parameters_of, synthetic_digits
+from helpers import parameters_of, synthetic_digits
 
 import tinygen
 from tinygen.models import ACGAN, VAE
