@@ -19,6 +19,7 @@ from tinygen.train import (
     make_trainer,
     read_metrics,
 )
+from tinygen.train.config import ResolvedConfig
 
 SMALL = {
     "vae": {"hidden": [64]},
@@ -175,6 +176,15 @@ def test_config_defaults_follow_the_standard_workloads():
     assert (merged.epochs, merged.lr) == (9, 1e-4)
     with pytest.raises(ValueError, match="unknown model"):
         TrainConfig(model="flow").resolved()
+
+
+@pytest.mark.parametrize("kind", ["vae", "cvae", "gan", "cgan"])
+def test_resolved_is_a_resolved_config_with_every_setting_decided(kind):
+    resolved = TrainConfig(model=kind).resolved()
+    assert isinstance(resolved, ResolvedConfig)  # the type the trainers read, None-free
+    unset = [k for k, v in resolved.to_dict().items() if v is None]
+    assert unset == ["limit"]  # None there means every training image
+    assert resolved.resolved() == resolved
 
 
 def test_resolved_takes_unset_fields_from_a_resumed_checkpoint(tmp_path, monkeypatch):

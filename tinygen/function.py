@@ -79,7 +79,7 @@ class Function:
     def output(self) -> Tensor:
         """The Tensor this op produced (held weakly, to avoid a reference cycle)."""
         out = self._output()
-        if out is None:  # backward runs from a live output, which keeps every node's alive
+        if out is None:  # not in a backward pass: the node that used an output holds it
             raise RuntimeError(f"{type(self).__name__}: its output Tensor no longer exists")
         return out
 
