@@ -1,12 +1,15 @@
 """Time the standard workloads W1 (vae) and W2 (cgan) with tinygen and, where installed,
-the peers' reference scripts (PyTorch eager, JAX jit), in one process, alternating, with
+the same loops in PyTorch (eager) and JAX (jit), in one process, alternating, with
 several repeats; print a table of median seconds per epoch, ratios, peak memory and the
 share of the epoch that the matrix products alone need (the floor).
 
     python benchmarks/run.py [--workloads vae cgan] [--repeats 3] [--memory]
 
-The peers are imported from ../shared/bench (``--peers-dir``); each is timed by its own
-script's printed s/epoch (JAX: the second epoch of each call, so compile time is left out).
+The peers are ``benchmarks/peers/torch_loops.py`` and ``jax_loops.py``, imported when torch
+or jax is installed (tinygen itself needs neither); ``--peers-dir DIR`` takes them from
+another folder instead, as ``NAME_loops.py`` or ``ref_NAME.py``, each with ``run_vae(epochs)``
+and ``run_cgan(epochs)`` that print "X s/epoch". Each peer is timed by its own printed
+s/epoch (JAX: the second epoch of each call, so compile time is left out).
 tinygen's kernels are compiled once before timing (``tinygen.kernels.warmup``), and that
 first-call compile time is printed on its own line. Peak memory (``--memory``) is measured
 in a fresh subprocess per engine (VmHWM over one epoch), since one process cannot tell
@@ -102,14 +105,25 @@ class TinygenEngine:
         return self.run.epoch()
 
 
-class ScriptEngine:
-    """A peer's reference script, imported once; its printed s/epoch is the timing."""
+PEERS_DIR = os.path.join(HERE, "peers")
 
-    def __init__(self, module: str, workload: str) -> None:
+
+def peer_module(peers_dir: str, name: str) -> str | None:
+    """The module of a peer in the folder: NAME_loops.py, else ref_NAME.py (None: neither)."""
+    for module in (f"{name}_loops", f"ref_{name}"):
+        if os.path.exists(os.path.join(peers_dir, f"{module}.py")):
+            return module
+    return None
+
+
+class ScriptEngine:
+    """A peer's training loops, imported once; its printed s/epoch is the timing."""
+
+    def __init__(self, name: str, module: str, workload: str) -> None:
         with contextlib.redirect_stdout(io.StringIO()):
             self.module = importlib.import_module(module)
-        self.name, self.workload = module.replace("ref_", ""), workload
-        self.epochs = 2 if module == "ref_jax" else 1  # JAX's first epoch includes compile
+        self.name, self.workload = name, workload
+        self.epochs = 2 if name == "jax" else 1  # JAX's first epoch includes compile
 
     def epoch(self) -> float:
         captured = io.StringIO()
@@ -125,9 +139,13 @@ def make_engines(workload: str, peers_dir: str, names: list[str]) -> list:
         if name == "tinygen":
             engines.append(TinygenEngine(workload))
             continue
+        module = peer_module(peers_dir, name)
+        if module is None:
+            print(f"({name} not measured: no {name}_loops.py or ref_{name}.py in {peers_dir})")
+            continue
         sys.path.insert(0, peers_dir)
         try:
-            engines.append(ScriptEngine(f"ref_{name}", workload))
+            engines.append(ScriptEngine(name, module, workload))
         except ImportError as error:
             print(f"({name} not measured: {error})")
     return engines
@@ -154,7 +172,9 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", default=["tinygen", "torch", "jax"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS")
-    parser.add_argument("--peers-dir", default=os.path.join(HERE, "..", "..", "shared", "bench"))
+    parser.add_argument(
+        "--peers-dir", default=PEERS_DIR, help="the peers' folder (default: benchmarks/peers)"
+    )
     args = parser.parse_args()
     print(f"CPU, {os.cpu_count()} cores; numpy {np.__version__}; repeats {args.repeats}")
     # peak memory first, for every workload, while this process is still small: a child

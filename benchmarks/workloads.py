@@ -1,5 +1,5 @@
-"""The two standard workloads with tinygen's own models, step for step as the peers'
-reference scripts (../shared/bench/ref_torch.py): same networks, batch sizes, optimisers.
+"""The two standard workloads with tinygen's own models, step for step as the peers' loops
+(``benchmarks/peers/torch_loops.py``, ``jax_loops.py``): same networks, batch sizes, optimisers.
 
 W1 vae:  tinygen.models.VAE (784-400-20-400-784 ReLU), batch 128, Adam 1e-3, summed BCE + KL.
 W2 cgan: tinygen.models.ACGAN (G 110-256-512-1024-784 tanh, D 784-512-256-(1+10), LeakyReLU

@@ -61,8 +61,9 @@ out = Path(args.out)
 print("samples:", viz.save_image_grid(model.sample(100).numpy(), out / "samples.png"))
 originals = test_images[:50]
 reconstructions = model.reconstruct(originals).numpy()  # decoder mean at z = mu(x)
-pairs = np.concatenate([np.concatenate([originals[i : i + 10], reconstructions[i : i + 10]])
-                        for i in range(0, 50, 10)])  # fmt: skip
+pairs = np.concatenate(
+    [np.concatenate([originals[i : i + 10], reconstructions[i : i + 10]]) for i in range(0, 50, 10)]
+)
 print("reconstructions:", viz.save_image_grid(pairs, out / "reconstructions.png"))
 walks = viz.interpolation_images(model, rows=8, steps=10, seed=args.seed)
 print("interpolation:", viz.save_image_grid(walks, out / "interpolation.png"))

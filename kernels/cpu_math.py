@@ -81,8 +81,10 @@ def _is_single_compiled(array):
 
 @jit_helper
 def require_shapes(matching):
-    """Raise unless the arrays' shapes match: Numba does not check bounds, so a short array
-    would be read or written past its end."""
+    """Raise unless the arrays' shapes match.
+
+    Numba does not check bounds, so a short array would be read or written past its end.
+    """
     if not matching:
         raise ValueError("kernel arrays have mismatched shapes (see kernels/reference.py)")
 
@@ -127,4 +129,3 @@ def tanh(x):
     large = (_ONE - e) / (_ONE + e)
     large = large if x >= _ZERO else -large
     return small if magnitude < _TANH_SPLIT else large
-

@@ -44,8 +44,10 @@ def sigmoid(x, e):
 
 @jit_scalar
 def activation_gradient(kind, y, slope):
-    """d(activation)/d(pre-activation) from the output y (for slope >= 0, y > 0 where the
-    input was > 0)."""
+    """d(activation)/d(pre-activation) from the output y.
+
+    For slope >= 0, y > 0 exactly where the input was > 0.
+    """
     if kind == LEAKY_RELU:
         return _ONE if y > _ZERO else slope
     if kind == TANH:

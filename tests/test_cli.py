@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_models import needs_mnist
 
 from tinygen import cli
 from tinygen.models import ACGAN
@@ -21,11 +20,13 @@ def tinygen_main(*argv):
     return cli.main([str(a) for a in argv])
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_train_then_sample_png_and_npz(tmp_path, capsys):
     run = tmp_path / "run"
-    assert tinygen_main("train", "cgan", "--limit", 256, "--epochs", 1, "--out", run,
-                        "--no-progress") == 0  # fmt: skip
+    assert (
+        tinygen_main("train", "cgan", "--limit", 256, "--epochs", 1, "--out", run, "--no-progress")
+        == 0
+    )
     assert (run / "checkpoint.npz").exists() and (run / "samples" / "epoch_001.png").exists()
     assert tinygen_main("sample", run, "--n", 30, "--out", tmp_path / "s.npz") == 0
     with np.load(tmp_path / "s.npz") as saved:
@@ -34,8 +35,19 @@ def test_train_then_sample_png_and_npz(tmp_path, capsys):
     assert images.shape == (30, 28, 28) and images.dtype == np.float32
     assert images.min() >= 0 and images.max() <= 1
     assert labels.dtype == np.int64 and np.array_equal(np.bincount(labels), [3] * 10)
-    assert tinygen_main("sample", run / "checkpoint.npz", "--n", 12, "--label", 7,
-                        "--out", tmp_path / "seven.npz") == 0  # fmt: skip
+    assert (
+        tinygen_main(
+            "sample",
+            run / "checkpoint.npz",
+            "--n",
+            12,
+            "--label",
+            7,
+            "--out",
+            tmp_path / "seven.npz",
+        )
+        == 0
+    )
     with np.load(tmp_path / "seven.npz") as saved:
         assert saved["images"].shape == (12, 28, 28) and set(saved["labels"]) == {7}
     assert tinygen_main("sample", run, "--n", 100, "--out", tmp_path / "grid.png") == 0
@@ -44,7 +56,7 @@ def test_train_then_sample_png_and_npz(tmp_path, capsys):
     assert "samples" in capsys.readouterr().out
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_resume_extends_a_run_with_its_saved_settings(tmp_path, capsys):
     run = tmp_path / "vae"
     common = ("--out", run, "--no-progress")
@@ -59,13 +71,14 @@ def test_resume_extends_a_run_with_its_saved_settings(tmp_path, capsys):
 
 
 def test_unconditional_sample_npz_has_label_minus_one(tmp_path):
-    from fixtures_models import synthetic_digits
+    from helpers import synthetic_digits
 
     from tinygen.train import TrainConfig, make_trainer
 
     small = {"generator_hidden": [16], "discriminator_hidden": [16]}
-    config = TrainConfig(model="gan", epochs=1, batch_size=32, out=str(tmp_path / "gan"),
-                         model_options=small)  # fmt: skip
+    config = TrainConfig(
+        model="gan", epochs=1, batch_size=32, out=str(tmp_path / "gan"), model_options=small
+    )
     make_trainer(config, data=synthetic_digits(64), progress=False, pictures=False).fit()
     assert tinygen_main("sample", tmp_path / "gan", "--n", 5, "--out", tmp_path / "g.npz") == 0
     with np.load(tmp_path / "g.npz") as saved:
@@ -73,7 +86,7 @@ def test_unconditional_sample_npz_has_label_minus_one(tmp_path):
     assert tinygen_main("sample", tmp_path / "gan", "--label", 1, "--out", tmp_path / "x.npz") == 1
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_diverged_training_is_one_paragraph_and_exit_code_1(tmp_path, capsys, monkeypatch):
     original = ACGAN.generator_loss
     monkeypatch.setattr(ACGAN, "generator_loss", lambda *a: original(*a) * float("nan"))
@@ -105,14 +118,16 @@ def test_parser_lists_every_registered_command():
 
 def test_example_runs_as_a_script():
     script = ROOT / "examples" / "train_cgan.py"
-    result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
-                            text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "--smoke" in result.stdout
 
 
-@needs_mnist
-@pytest.mark.parametrize("script", ["train_vae.py", "train_cvae.py", "train_gan.py",
-                                    "train_cgan.py"])  # fmt: skip
+@pytest.mark.needs_mnist
+@pytest.mark.parametrize(
+    "script", ["train_vae.py", "train_cvae.py", "train_gan.py", "train_cgan.py"]
+)
 def test_examples_smoke(script, tmp_path, monkeypatch, capsys):
     # In this process (as `python examples/...` would run it), sharing the loaded kernels.
     monkeypatch.setattr(sys, "argv", [script, "--smoke", "--out", str(tmp_path)])

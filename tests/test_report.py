@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from fixtures_models import needs_mnist
 from test_metrics_models import small_classifier
 
 from tinygen import cli
@@ -46,7 +45,7 @@ def tiny_runs(tmp_path_factory):
     return root
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_eval_prints_every_metric_and_saves_json(tiny_runs, tmp_path, capsys, quick_classifier):
     saved = tmp_path / "vae.json"
     assert (
@@ -85,7 +84,7 @@ def test_eval_prints_every_metric_and_saves_json(tiny_runs, tmp_path, capsys, qu
     assert "label_accuracy" in metrics and metrics["label_accuracy"] is None
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_eval_of_a_gan_has_no_likelihood(tiny_runs, capsys, quick_classifier):
     assert (
         tinygen_main("eval", tiny_runs / "gan", "--fast", "--n-samples", 200, "--no-progress") == 0
@@ -106,7 +105,7 @@ def test_eval_refuses_bad_input_with_a_clear_message(tmp_path, capsys):
     assert "not a tinygen training checkpoint" in capsys.readouterr().err
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 def test_report_end_to_end_then_reuse(tmp_path, capsys, quick_classifier):
     out = tmp_path / "report"
     common = (

@@ -1,5 +1,5 @@
-"""The line budget of style.md: no file in tinygen/ or kernels/ past the hard limit of 500
-lines, and the whole package within an agreed total, so that it stays readable."""
+"""The line budget: no file in tinygen/ or kernels/ past the hard limit of 500 lines (a house
+rule), and the whole package within an agreed total, so that it stays readable."""
 
 from __future__ import annotations
 

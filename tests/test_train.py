@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_models import parameters_of, synthetic_digits
+from helpers import parameters_of, synthetic_digits
 
 import tinygen
 from tinygen.models import ACGAN, VAE
@@ -19,17 +19,34 @@ from tinygen.train import (
     make_trainer,
     read_metrics,
 )
+from tinygen.train.config import ResolvedConfig
 
-SMALL = {"vae": {"hidden": [64]}, "cvae": {"hidden": [64]},
-         "gan": {"generator_hidden": [32, 64], "discriminator_hidden": [64, 32]},
-         "cgan": {"generator_hidden": [32, 64], "discriminator_hidden": [64, 32]}}  # fmt: skip
+SMALL = {
+    "vae": {"hidden": [64]},
+    "cvae": {"hidden": [64]},
+    "gan": {"generator_hidden": [32, 64], "discriminator_hidden": [64, 32]},
+    "cgan": {"generator_hidden": [32, 64], "discriminator_hidden": [64, 32]},
+}
 
 
 def trainer_for(kind, out, epochs, data, pictures=False, **overrides):
-    config = TrainConfig(model=kind, epochs=epochs, batch_size=32, z_dim=4, seed=3, out=str(out),
-                         model_options=SMALL[kind], **overrides)  # fmt: skip
-    return make_trainer(config, data=data, valid_data=synthetic_digits(64, seed=9),
-                        progress=False, pictures=pictures)  # fmt: skip
+    config = TrainConfig(
+        model=kind,
+        epochs=epochs,
+        batch_size=32,
+        z_dim=4,
+        seed=3,
+        out=str(out),
+        model_options=SMALL[kind],
+        **overrides,
+    )
+    return make_trainer(
+        config,
+        data=data,
+        valid_data=synthetic_digits(64, seed=9),
+        progress=False,
+        pictures=pictures,
+    )
 
 
 @pytest.mark.parametrize("kind", ["vae", "cvae", "gan", "cgan"])
@@ -105,11 +122,14 @@ def plant_nan(monkeypatch, model_class, method, at_call):
     monkeypatch.setattr(model_class, method, poisoned)
 
 
-@pytest.mark.parametrize(("kind", "model_class", "method", "loss_name"), [
-    ("vae", VAE, "loss", "loss"),
-    ("cgan", ACGAN, "discriminator_loss", "loss_d"),
-    ("cgan", ACGAN, "generator_loss", "loss_g"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "model_class", "method", "loss_name"),
+    [
+        ("vae", VAE, "loss", "loss"),
+        ("cgan", ACGAN, "discriminator_loss", "loss_d"),
+        ("cgan", ACGAN, "generator_loss", "loss_g"),
+    ],
+)
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(
     kind, model_class, method, loss_name, tmp_path, monkeypatch
 ):
@@ -141,15 +161,30 @@ def test_divergence_in_the_first_epoch_says_there_is_no_checkpoint(tmp_path, mon
 
 def test_config_defaults_follow_the_standard_workloads():
     vae, cgan = TrainConfig(model="vae").resolved(), TrainConfig(model="cgan").resolved()
-    assert (vae.batch_size, vae.lr, vae.betas, vae.z_dim, vae.epochs) == (128, 1e-3, (0.9, 0.999),
-                                                                         20, 10)  # fmt: skip
+    assert (vae.batch_size, vae.lr, vae.betas, vae.z_dim, vae.epochs) == (
+        128,
+        1e-3,
+        (0.9, 0.999),
+        20,
+        10,
+    )
     assert (cgan.batch_size, cgan.lr, cgan.betas, cgan.z_dim) == (64, 2e-4, (0.5, 0.999), 100)
     assert cgan.out.endswith("cgan") and cgan.dataset == "mnist" and cgan.seed == 0
-    merged = TrainConfig(model="cgan", epochs=9).override({"model": "cgan", "lr": 1e-4,
-                                                            "epochs": 3})  # fmt: skip
+    merged = TrainConfig(model="cgan", epochs=9).override(
+        {"model": "cgan", "lr": 1e-4, "epochs": 3}
+    )
     assert (merged.epochs, merged.lr) == (9, 1e-4)
     with pytest.raises(ValueError, match="unknown model"):
         TrainConfig(model="flow").resolved()
+
+
+@pytest.mark.parametrize("kind", ["vae", "cvae", "gan", "cgan"])
+def test_resolved_is_a_resolved_config_with_every_setting_decided(kind):
+    resolved = TrainConfig(model=kind).resolved()
+    assert isinstance(resolved, ResolvedConfig)  # the type the trainers read, None-free
+    unset = [k for k, v in resolved.to_dict().items() if v is None]
+    assert unset == ["limit"]  # None there means every training image
+    assert resolved.resolved() == resolved
 
 
 def test_resolved_takes_unset_fields_from_a_resumed_checkpoint(tmp_path, monkeypatch):

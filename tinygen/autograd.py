@@ -45,8 +45,11 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
 def _run(
     roots: list[Tensor], seeds: list[Tensor], create_graph: bool, wanted: frozenset[int]
 ) -> dict[int, tuple[Tensor, Tensor]]:
-    """Propagate gradients from the roots; returns {id(node): (node, dL/dnode)} for every
-    leaf reached and every node whose id is in ``wanted``."""
+    """Propagate gradients from the roots, in reverse topological order.
+
+    Returns {id(node): (node, dL/dnode)} for every leaf reached and every node whose id is
+    in ``wanted``.
+    """
     grads: dict[int, Tensor] = {}
     for root, seed in zip(roots, seeds):
         grads[id(root)] = seed if id(root) not in grads else grads[id(root)] + seed

@@ -243,8 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:  # Ctrl-C: no traceback; checkpoints are only ever whole files
         hint = " (the last checkpoint is intact: continue with --resume)"
-        print(f"tinygen {args.command}: interrupted{hint if args.command == 'train' else ''}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"tinygen {args.command}: interrupted{hint if args.command == 'train' else ''}",
+            file=sys.stderr,
+        )
         return 130
 
 

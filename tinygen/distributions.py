@@ -56,16 +56,20 @@ class Normal:
 
     @property
     def mean(self) -> Tensor:
+        """The mean, loc."""
         return self.loc
 
     @property
     def stddev(self) -> Tensor:
+        """The standard deviation, scale."""
         return self.scale
 
 
 def kl_divergence(p: Normal, q: Normal) -> Tensor:
-    """KL(p || q) for two Normals, elementwise, in closed form:
-    log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2."""
+    """KL(p || q) for two Normals, elementwise, in closed form.
+
+    KL = log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2.
+    """
     if not (isinstance(p, Normal) and isinstance(q, Normal)):
         raise TypeError("kl_divergence is defined here for two Normal distributions")
     variance_ratio = (p.scale / q.scale) ** 2

@@ -1,5 +1,6 @@
-"""Function: the base class of every differentiable op, the grad-mode switch, and
-``unbroadcast``, the one gradient helper every op with broadcasting inputs uses.
+"""Function, the base class of every differentiable op; the grad-mode switch; unbroadcast.
+
+``unbroadcast`` is the one gradient helper every op with broadcasting inputs uses.
 
 An op is a subclass with two static methods side by side::
 
@@ -56,12 +57,19 @@ def no_grad() -> contextlib.AbstractContextManager:
 class Function:
     """One node of the computation graph: an op applied to some input Tensors.
 
+    An op that keeps settings for its backward (a slope, the summed axes) declares them as
+    class annotations and annotates ``ctx`` with its own class, so a type checker knows
+    them; ``forward`` and ``backward`` here take ``ctx: Any`` so that each op may do so.
+
     Attributes:
         inputs: the input Tensors (the graph's edges back to the parents).
         saved: whatever ``forward`` stored with ``save_for_backward``.
     """
 
     __slots__ = ("inputs", "saved", "_output", "__dict__")  # ops may add attributes
+    inputs: tuple[Tensor, ...]
+    saved: tuple[Any, ...]
+    _output: weakref.ref[Tensor]
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep what backward needs (arrays or Tensors) and nothing else."""
@@ -70,15 +78,18 @@ class Function:
     @property
     def output(self) -> Tensor:
         """The Tensor this op produced (held weakly, to avoid a reference cycle)."""
-        return self._output()
+        out = self._output()
+        if out is None:  # not in a backward pass: the node that used an output holds it
+            raise RuntimeError(f"{type(self).__name__}: its output Tensor no longer exists")
+        return out
 
     @staticmethod
-    def forward(ctx: Function, *arrays: Any, **params: Any) -> Any:
+    def forward(ctx: Any, *arrays: Any, **params: Any) -> Any:
         """Compute the output array from the input arrays."""
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         """Return dL/d(input) for every input, given dL/d(output) (None: no gradient)."""
         raise NotImplementedError
 

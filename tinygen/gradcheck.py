@@ -47,7 +47,7 @@ def _weighted_output(fn: Callable, inputs: list[Any], weights: list[np.ndarray] 
 
 
 def gradcheck(
-    fn: Callable[..., Tensor],
+    fn: Callable[..., Tensor | Sequence[Tensor]],
     inputs: Sequence[Any],
     eps: float = 1e-6,
     atol: float = 1e-5,
@@ -62,7 +62,9 @@ def gradcheck(
         inputs: Tensors (those with requires_grad=True are checked) and other arguments.
             Float tensors are copied to float64 first.
         eps: the finite-difference step.
-        atol, rtol: the agreement asked for: |analytic - numeric| <= atol + rtol * |numeric|.
+        atol: the absolute part of the agreement asked for:
+            |analytic - numeric| <= atol + rtol * |numeric|.
+        rtol: the relative part of that agreement.
         max_elements: inputs larger than this are checked along random directions instead.
         directions: how many random directions for a large input.
 
@@ -81,7 +83,7 @@ def gradcheck(
     if total.requires_grad:
         analytic = grad(total, [inputs[i] for i in checked], allow_unused=True)
     else:  # the output does not depend on any input (e.g. the 2nd derivative of a linear op)
-        analytic = [Tensor(np.zeros_like(inputs[i].data)) for i in checked]
+        analytic = tuple(Tensor(np.zeros_like(inputs[i].data)) for i in checked)
 
     def loss_at() -> float:
         return float(_weighted_output(fn, inputs, weights)[0].item())

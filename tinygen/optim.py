@@ -33,6 +33,7 @@ class Optimizer:
             param.grad = None
 
     def step(self) -> None:
+        """Update every parameter from its gradient (parameters without one are skipped)."""
         raise NotImplementedError
 
     def to(self, device: str) -> Optimizer:
@@ -80,8 +81,10 @@ def _zeros_like_params(params: list[Parameter]) -> list[Any]:
 
 
 class SGD(Optimizer):
-    """p <- p - lr * b, where b = g (no momentum) or b <- momentum * b + g (PyTorch's form),
-    and g = grad + weight_decay * p."""
+    """p <- p - lr * b, where b = g or, with momentum, b <- momentum * b + g (PyTorch's form).
+
+    g is grad + weight_decay * p.
+    """
 
     def __init__(
         self,
@@ -96,6 +99,7 @@ class SGD(Optimizer):
         self.started = False
 
     def step(self) -> None:
+        """One SGD update of every parameter that has a gradient."""
         for param, velocity in zip(self.params, self.velocity):
             if param.grad is not None:
                 update = _update_kernel("sgd_step", param.data, param.grad.data)
@@ -146,6 +150,7 @@ class Adam(Optimizer):
         self.v = _zeros_like_params(self.params)
 
     def step(self) -> None:
+        """One Adam update of every parameter that has a gradient."""
         self.steps += 1
         beta1, beta2 = self.betas
         for param, m, v in zip(self.params, self.m, self.v):
@@ -175,16 +180,21 @@ class Adam(Optimizer):
 
 
 def _update_kernel(name: str, param: Any, grad: Any) -> Any:
-    """The update of kernels/reference_optim.py, or its one-pass Numba twin when the fast
-    path applies (float32, contiguous): one definition of each optimiser's arithmetic."""
+    """The update of kernels/reference_optim.py, or its one-pass Numba twin.
+
+    The twin runs when the fast path applies (float32, contiguous): one definition of each
+    optimiser's arithmetic.
+    """
     fast = fastpath.forward_kernels(param, grad) and param.flags.c_contiguous
     return fastpath.kernel_or_reference(name, fast, param)
 
 
 def _flat(*arrays: Any) -> list[Any]:
-    """1-D views for the kernels when every array is contiguous; otherwise the arrays as
-    they are (only the elementwise reference receives those, and a reshape would copy and
-    lose the in-place update)."""
+    """1-D views for the kernels when every array is contiguous; else the arrays as they are.
+
+    Only the elementwise reference receives non-contiguous arrays, and a reshape would copy
+    them and lose the in-place update.
+    """
     if all(a.flags.c_contiguous for a in arrays):
         return [a.reshape(-1) for a in arrays]
     return list(arrays)

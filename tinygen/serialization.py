@@ -82,6 +82,11 @@ def _flatten(value: Any, arrays: dict[str, np.ndarray]) -> Any:
     if hasattr(value, "__cuda_array_interface__") or isinstance(value, np.ndarray):
         key = f"array_{len(arrays)}"
         arrays[key] = np.ascontiguousarray(backend.to_numpy(value))
+        if arrays[key].dtype == object:
+            raise TypeError(
+                "save: cannot store an object array (only pickle could); convert it to a "
+                "numeric dtype or to lists"
+            )
         return {ARRAY_REF: key}
     if isinstance(value, dict):
         for k in value:
@@ -195,7 +200,7 @@ def save(state: Any, path: str | os.PathLike) -> None:
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".npz")
     try:
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
+            np.savez(file, allow_pickle=False, **arrays)  # the keys: array_N and META_KEY
             file.flush()
             os.fsync(file.fileno())
         umask = os.umask(0)

@@ -9,6 +9,8 @@ modules share (``as_dtype``, ``as_tensor``). What does not: the constructors (``
 
 from __future__ import annotations
 
+import builtins  # inside class Tensor, `float` names the method Tensor.float
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,30 +72,37 @@ class Tensor:
     # ----- properties ---------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The array's dtype."""
         return self.data.dtype
 
     @property
     def device(self) -> str:
+        """The device: 'cpu' or 'cuda'."""
         return backend.device_of(self.data)
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     @property
     def is_leaf(self) -> bool:
+        """True unless a recorded op produced this Tensor (inputs, parameters, constants)."""
         return self._ctx is None
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - NumPy's name
+        """The transpose (axes reversed)."""
         return self.transpose()
 
     def __len__(self) -> int:
@@ -144,6 +153,7 @@ class Tensor:
         return self.numpy().reshape(()).item()
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists and numbers."""
         return self.numpy().tolist()
 
     def to(self, device: str) -> Tensor:
@@ -158,12 +168,15 @@ class Tensor:
         return self if dtype == self.dtype else Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
+        """A float32 copy (self when already float32)."""
         return self.astype(float32)
 
     def double(self) -> Tensor:
+        """A float64 copy (self when already float64)."""
         return self.astype(float64)
 
     def zero_(self) -> Tensor:
+        """Set every element to 0 in place (no graph); returns self."""
         self.data[...] = 0
         return self
 
@@ -220,6 +233,7 @@ class Tensor:
     def __ge__(self, other: Any) -> Tensor:
         return Tensor._wrap(self.data >= as_tensor(other, self).data)
 
+    # == and != compare elementwise, as in NumPy (object's return a bool, hence the ignores)
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return Tensor._wrap(self.data == as_tensor(other, self).data)
 
@@ -228,75 +242,96 @@ class Tensor:
 
     # ----- unary functions ------------------------------------------------------------
     def exp(self) -> Tensor:
+        """e**x, elementwise."""
         return Exp.apply(self)
 
     def log(self) -> Tensor:
+        """The natural logarithm, elementwise."""
         return Log.apply(self)
 
     def tanh(self) -> Tensor:
+        """tanh(x), elementwise."""
         return Tanh.apply(self)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x)), elementwise, without overflow."""
         return Sigmoid.apply(self)
 
     def relu(self) -> Tensor:
+        """max(x, 0), elementwise."""
         return Relu.apply(self)
 
-    def leaky_relu(self, slope: float = 0.01) -> Tensor:
+    def leaky_relu(self, slope: builtins.float = 0.01) -> Tensor:
+        """x where x > 0, else slope * x."""
         return LeakyRelu.apply(self, slope=slope)
 
     def softplus(self) -> Tensor:
+        """log(1 + exp(x)), elementwise, without overflow."""
         return Softplus.apply(self)
 
     def abs(self) -> Tensor:
+        """|x|, elementwise."""
         return Abs.apply(self)
 
-    def clip(self, low: float, high: float) -> Tensor:
+    def clip(self, low: builtins.float, high: builtins.float) -> Tensor:
+        """x limited to [low, high], elementwise."""
         return Clip.apply(self, low=low, high=high)
 
     def sqrt(self) -> Tensor:
+        """x ** 0.5, elementwise."""
         return self**0.5
 
     # ----- reductions (NumPy's names and arguments) -----------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The sum over axis (all axes when None)."""
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The mean over axis (all axes when None)."""
         total = self.sum(axis=axis, keepdims=keepdims)
         count = self.size // max(total.size, 1) if self.size else 0
         return total * (1.0 / count) if count else total * float("nan")  # mean = sum / n
 
     def var(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The biased variance (divided by n) over axis (all axes when None)."""
         centred = self - self.mean(axis=axis, keepdims=True)  # biased (divides by n)
         return (centred * centred).mean(axis=axis, keepdims=keepdims)
 
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The maximum over axis (all axes when None); ties share the gradient."""
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
+        """The minimum over axis (all axes when None)."""
         return -(-self).max(axis=axis, keepdims=keepdims)  # min x = -max(-x)
 
     def argmax(self, axis: int | None = None) -> Tensor:
+        """The index of the maximum (over the flattened array when axis is None); no gradient."""
         return Tensor._wrap(self.data.argmax(axis=axis))
 
     # ----- shape ----------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
+        """The same values in a new shape (given as ints or one tuple; -1 is inferred)."""
         shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
         return self if shape == self.shape else Reshape.apply(self, shape=shape)
 
     def flatten(self, start_axis: int = 0) -> Tensor:
+        """The axes from start_axis on merged into one."""
         return self.reshape(*self.shape[:start_axis], -1)
 
-    def transpose(self, *axes: int) -> Tensor:
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """The axes permuted (reversed when none are given), as NumPy."""
         axes = tuple(axes[0]) if len(axes) == 1 and not isinstance(axes[0], int) else axes
         return Transpose.apply(self, axes=axes or None)
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        """The two axes exchanged."""
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return Transpose.apply(self, axes=tuple(axes))
 
     def broadcast_to(self, shape: tuple[int, ...]) -> Tensor:
+        """The values broadcast to shape, NumPy's rules."""
         return self if tuple(shape) == self.shape else BroadcastTo.apply(self, shape=tuple(shape))
 
     def __getitem__(self, index: Any) -> Tensor:

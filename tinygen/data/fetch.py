@@ -35,7 +35,8 @@ def fetch(dataset: str, data_dir: str | os.PathLike | None = None, download: boo
     sources.check_dataset(dataset)
     title = sources.TITLES[dataset]
     if cache.has_cache(dataset):
-        splits = {split: cache.load_cache(dataset, split) for split in SPLITS}  # checks hashes
+        loaded = {split: cache.load_cache(dataset, split) for split in SPLITS}  # checks hashes
+        splits = {split: pair for split, pair in loaded.items() if pair is not None}  # all are
         how = f"already cached (from {cache.cache_source(dataset)})"
     else:
         folder = sources.data_root(data_dir)

@@ -124,7 +124,7 @@ class DataLoader:
             "batch": self.batch,
             "generator": copy.deepcopy(self._epoch_state),
         }
-        if hasattr(self.transform, "state_dict"):
+        if self.transform is not None and hasattr(self.transform, "state_dict"):
             state["transform"] = self.transform.state_dict()
         return state
 
@@ -133,5 +133,6 @@ class DataLoader:
         self.seed, self.epoch, self.batch = int(state["seed"]), state["epoch"], state["batch"]
         self._epoch_state = copy.deepcopy(state["generator"])
         self.generator.bit_generator.state = self._epoch_state
-        if "transform" in state and hasattr(self.transform, "load_state_dict"):
-            self.transform.load_state_dict(state["transform"])
+        transform = self.transform
+        if "transform" in state and transform is not None and hasattr(transform, "load_state_dict"):
+            transform.load_state_dict(state["transform"])

@@ -1,5 +1,7 @@
-"""load_mnist and load_fashion_mnist: the three splits as float32 images and int64 labels;
-load_split, either data set by name (what the trainers and the metrics call).
+"""MNIST and Fashion-MNIST loaded: three splits of float32 images and int64 labels.
+
+``load_mnist`` and ``load_fashion_mnist`` give a split of one data set; ``load_split`` takes
+either data set by name (what the trainers and the metrics call).
 
 Splits: MNIST's classic 50k train / 10k valid / 10k test (the split of mnist.pkl.gz: valid is
 the last 10k of the 60k training file). Fashion-MNIST ships 60k/10k, and tinygen carves its
@@ -225,8 +227,10 @@ def read_idx_splits(
     train_labels = arrays["train-labels-idx1-ubyte"].astype(np.int64)
     test_images = arrays["t10k-images-idx3-ubyte"].reshape(-1, 784)
     test_labels = arrays["t10k-labels-idx1-ubyte"].astype(np.int64)
-    for images, labels, kind in ((train_images, train_labels, "train"),
-                                 (test_images, test_labels, "t10k")):  # fmt: skip
+    for images, labels, kind in (
+        (train_images, train_labels, "train"),
+        (test_images, test_labels, "t10k"),
+    ):
         if len(images) != len(labels):
             raise DataFormatError(
                 f"{files[kind + '-labels-idx1-ubyte']}: wrong count: {len(labels)} labels "

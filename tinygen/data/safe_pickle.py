@@ -18,7 +18,8 @@ from tinygen.data.errors import DataFormatError
 try:  # NumPy 2 moved the array internals to numpy._core; pickles name either module
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import _reconstruct
+    # the same function at its NumPy 1 address; mypy sees both imports of the one name
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 # (module, name) as written in the pickle -> the object it stands for.
 ALLOWED_GLOBALS = {

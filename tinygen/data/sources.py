@@ -75,8 +75,11 @@ def check_dataset(dataset: str) -> str:
 
 
 def cache_dir() -> Path:
-    """tinygen's cache folder: ``$TINYGEN_CACHE``, else ``$XDG_CACHE_HOME/tinygen``, else
-    ``~/.cache/tinygen`` (a relative ``$XDG_CACHE_HOME`` is ignored, as the XDG spec says)."""
+    """Tinygen's cache folder: the first of three places that is set.
+
+    ``$TINYGEN_CACHE``, else ``$XDG_CACHE_HOME/tinygen``, else ``~/.cache/tinygen`` (a relative
+    ``$XDG_CACHE_HOME`` is ignored, as the XDG spec says).
+    """
     if os.environ.get("TINYGEN_CACHE"):
         return Path(os.environ["TINYGEN_CACHE"]).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
@@ -119,8 +122,9 @@ def find_idx_files(root: Path | None, dataset: str) -> dict[str, Path] | None:
         return None
     for sub in SUBFOLDERS[check_dataset(dataset)]:
         found = {name: _file_in(root / sub, name) for name in IDX_NAMES}
-        if all(found.values()):
-            return found  # type: ignore[return-value]
+        files = {name: path for name, path in found.items() if path is not None}
+        if len(files) == len(IDX_NAMES):
+            return files
     return None
 
 

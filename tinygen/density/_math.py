@@ -7,6 +7,7 @@ always float64).
 """
 
 import numpy as np
+import numpy.typing as npt
 
 LOG_2PI = np.log(2.0 * np.pi)
 
@@ -139,7 +140,7 @@ def kernel_log_sum_exp(
 def kernel_log_density(
     x: np.ndarray,
     centres: np.ndarray,
-    bandwidths: np.ndarray,
+    bandwidths: npt.ArrayLike,
     block_size: int = 1024,
     leave_one_out: bool = False,
 ) -> np.ndarray:

@@ -111,9 +111,11 @@ class Gaussian:
         self.n_features_ = x.shape[1]
         return self
 
-    def _check_fitted(self) -> None:
+    def _fitted_mean(self) -> np.ndarray:
+        """μ, once fitted (a RuntimeError before ``fit``)."""
         if self.mean_ is None:
             raise RuntimeError("this Gaussian is not fitted yet: call fit(x) first")
+        return self.mean_
 
     def score_samples(self, x: np.ndarray) -> np.ndarray:
         """Log-density log N(x; μ, Σ) of each row.
@@ -124,9 +126,9 @@ class Gaussian:
         Returns:
             (N,) float64 log-densities (nats).
         """
-        self._check_fitted()
+        mean = self._fitted_mean()
         x = as_data(x, dims=self.n_features_)
-        return gaussian_log_density(x, self.mean_, self._scale, self.covariance == "diagonal")
+        return gaussian_log_density(x, mean, self._scale, self.covariance == "diagonal")
 
     def score(self, x: np.ndarray) -> float:
         """Mean log-density of the rows of `x` (N, D), in nats."""
@@ -142,14 +144,14 @@ class Gaussian:
         Returns:
             (n, D) float64 samples.
         """
-        self._check_fitted()
+        mean = self._fitted_mean()
         noise = np.random.default_rng(seed).standard_normal((check_count(n), self.n_features_))
         if self.covariance == "diagonal":
-            return self.mean_ + noise * self._scale
-        return self.mean_ + noise @ self._scale.T  # (n, D) @ (D, D)
+            return mean + noise * self._scale
+        return mean + noise @ self._scale.T  # (n, D) @ (D, D)
 
     def n_parameters(self) -> int:
         """Free parameters: D means plus D variances or D(D+1)/2 covariances."""
-        self._check_fitted()
+        self._fitted_mean()
         dims = self.n_features_
         return dims + (dims if self.covariance == "diagonal" else dims * (dims + 1) // 2)

@@ -19,8 +19,10 @@ def squared_distances(x: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 def kmeans_plus_plus(x: np.ndarray, n_centres: int, rng: np.random.Generator) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007): each new centre is a data row drawn
-    with probability ∝ D(x)², its squared distance to the nearest centre chosen so far.
+    """k-means++ seeding (Arthur & Vassilvitskii 2007).
+
+    Each new centre is a data row drawn with probability ∝ D(x)², its squared distance to
+    the nearest centre chosen so far.
 
     Args:
         x: (N, D) rows.
@@ -162,9 +164,9 @@ class GMM:
 
     def _log_joint(self, x: np.ndarray) -> np.ndarray:
         """(N, K) log π_k + log N(x_n; μ_k, Σ_k)."""
-        diagonal = self.covariance == "diagonal"
+        diagonal, means = self.covariance == "diagonal", self._fitted_means()
         columns = [
-            gaussian_log_density(x, self.means_[k], self._scales[k], diagonal)
+            gaussian_log_density(x, means[k], self._scales[k], diagonal)
             for k in range(self.n_components)
         ]
         return np.stack(columns, axis=1) + np.log(self.weights_)
@@ -174,12 +176,14 @@ class GMM:
         log_density = logsumexp(log_joint, axis=1)  # (N,)
         return float(log_density.mean()), np.exp(log_joint - log_density[:, None])
 
-    def _check_fitted(self) -> None:
+    def _fitted_means(self) -> np.ndarray:
+        """The (K, D) means, once fitted (a RuntimeError before ``fit``)."""
         if self.means_ is None:
             raise RuntimeError("this GMM is not fitted yet: call fit(x) first")
+        return self.means_
 
     def _check(self, x: np.ndarray) -> np.ndarray:
-        self._check_fitted()
+        self._fitted_means()
         return as_data(x, dims=self.n_features_)
 
     def score_samples(self, x: np.ndarray) -> np.ndarray:
@@ -206,9 +210,11 @@ class GMM:
         return np.argmax(self.predict_proba(x), axis=1)
 
     def n_parameters(self) -> int:
-        """Free parameters p: (K − 1) weights + K·D means + K·D variances (diagonal) or
-        K·D(D+1)/2 covariances (full)."""
-        self._check_fitted()
+        """Free parameters p: (K − 1) weights, K·D means and the covariances.
+
+        The covariances count K·D variances (diagonal) or K·D(D+1)/2 entries (full).
+        """
+        self._fitted_means()
         dims, k = self.n_features_, self.n_components
         per_covariance = dims if self.covariance == "diagonal" else dims * (dims + 1) // 2
         return (k - 1) + k * dims + k * per_covariance
@@ -238,7 +244,7 @@ class GMM:
         Returns:
             (n, D) float64 samples.
         """
-        self._check_fitted()
+        means = self._fitted_means()
         rng = np.random.default_rng(seed)
         n = check_count(n)
         counts = rng.multinomial(n, self.weights_)
@@ -246,7 +252,7 @@ class GMM:
         for k, count in enumerate(counts):
             noise = rng.standard_normal((count, self.n_features_))
             if self.covariance == "diagonal":
-                parts.append(self.means_[k] + noise * self._scales[k])
+                parts.append(means[k] + noise * self._scales[k])
             else:
-                parts.append(self.means_[k] + noise @ self._scales[k].T)  # (c, D) @ (D, D)
+                parts.append(means[k] + noise @ self._scales[k].T)  # (c, D) @ (D, D)
         return rng.permutation(np.concatenate(parts, axis=0))

@@ -101,9 +101,11 @@ class KDE:
         self.bandwidth_ = float(grid[best])
         return self
 
-    def _check_fitted(self) -> None:
+    def _fitted_centres(self) -> np.ndarray:
+        """The kernel centres, once fitted (a RuntimeError before ``fit``)."""
         if self.centres_ is None:
             raise RuntimeError("this KDE is not fitted yet: call fit(x) first")
+        return self.centres_
 
     def score_samples(self, x: np.ndarray) -> np.ndarray:
         """Log-density log p_h(x) of each row.
@@ -114,9 +116,9 @@ class KDE:
         Returns:
             (N,) float64 log-densities (nats).
         """
-        self._check_fitted()
+        centres = self._fitted_centres()
         x = as_data(x, dims=self.n_features_)
-        return kernel_log_density(x, self.centres_, [self.bandwidth_], self.block_size)[0]
+        return kernel_log_density(x, centres, [self.bandwidth_], self.block_size)[0]
 
     def score(self, x: np.ndarray) -> float:
         """Mean log-density of the rows of `x` (N, D), in nats."""
@@ -132,9 +134,9 @@ class KDE:
         Returns:
             (n, D) float64 samples.
         """
-        self._check_fitted()
+        centres = self._fitted_centres()
         rng = np.random.default_rng(seed)
         n = check_count(n)
-        picks = rng.integers(self.centres_.shape[0], size=n)
+        picks = rng.integers(centres.shape[0], size=n)
         noise = rng.standard_normal((n, self.n_features_))
-        return self.centres_[picks] + self.bandwidth_ * noise
+        return centres[picks] + self.bandwidth_ * noise

@@ -1,5 +1,4 @@
-"""The scoring classifier: an MLP digit classifier, trained with tinygen itself, that the
-sample metrics read generated images with.
+"""The scoring classifier: an MLP trained with tinygen itself, which the sample metrics use.
 
 What lives here: ``MNISTClassifier`` (784-512-256-10, ReLU, dropout), its own training loop
 (with random-shift augmentation), and ``load_or_train_classifier``, which trains it once per
@@ -28,8 +27,14 @@ from tinygen.nn import functional as F
 from tinygen.serialization import CheckpointError
 
 VERSION = 1  # bump when the architecture or the recipe changes: old caches are retrained
-RECIPE = {"hidden": [512, 256], "dropout": 0.2, "shift": 2, "epochs": 12, "batch_size": 128,
-          "lr": 1e-3}  # fmt: skip
+RECIPE: dict[str, Any] = {
+    "hidden": [512, 256],
+    "dropout": 0.2,
+    "shift": 2,
+    "epochs": 12,
+    "batch_size": 128,
+    "lr": 1e-3,
+}
 
 
 class MNISTClassifier(nn.Module):
@@ -212,19 +217,38 @@ def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNI
                 model.test_accuracy = float(saved["test_accuracy"])
                 return model.eval()
         except (CheckpointError, KeyError, ValueError) as error:
-            print(f"retraining the classifier: the cache {path} is unusable ({error})",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"retraining the classifier: the cache {path} is unusable ({error})",
+                file=sys.stderr,
+            )
     images, labels = data.load_split(dataset, "train")
     if verbose:
-        print(f"training the {dataset} scoring classifier once (cached at {path})",
-              file=sys.stderr, flush=True)  # fmt: skip
-    fit_classifier(model, images, labels, RECIPE["epochs"], RECIPE["batch_size"], RECIPE["lr"],
-                   seed, verbose, RECIPE["shift"])  # fmt: skip
+        print(
+            f"training the {dataset} scoring classifier once (cached at {path})",
+            file=sys.stderr,
+            flush=True,
+        )
+    fit_classifier(
+        model,
+        images,
+        labels,
+        RECIPE["epochs"],
+        RECIPE["batch_size"],
+        RECIPE["lr"],
+        seed,
+        verbose,
+        RECIPE["shift"],
+    )
     test_images, test_labels = data.load_split(dataset, "test")
     model.test_accuracy = model.accuracy(test_images, test_labels)
     if verbose:
         print(f"classifier test accuracy: {model.test_accuracy:.4f}", file=sys.stderr)
-    state = {"recipe": RECIPE, "seed": seed, "dataset": dataset,
-             "test_accuracy": model.test_accuracy, "state": model.state_dict()}  # fmt: skip
+    state = {
+        "recipe": RECIPE,
+        "seed": seed,
+        "dataset": dataset,
+        "test_accuracy": model.test_accuracy,
+        "state": model.state_dict(),
+    }
     tinygen.save(state, path)
     return model

@@ -1,11 +1,14 @@
-"""The generative models (VAE, CVAE, GAN, AC-GAN): re-exports and the registry of model
-kinds (the scoring classifier is with the metrics that use it, in ``tinygen.metrics``).
+"""The generative models (VAE, CVAE, GAN, AC-GAN): re-exports and the registry of kinds.
+
+The scoring classifier is with the metrics that use it, in ``tinygen.metrics``.
 
 ``MODELS`` maps each kind ("vae", "cvae", "gan", "cgan": the classes' ``kind``) to its class
 and is the one list of kinds (the CLI's choices, the report's four models); ``FAMILY`` maps a
 kind to "vae" or "gan", the family whose trainer and defaults it takes. ``build_model(kind,
 **config)`` rebuilds a model from the ``kind`` and ``config()`` stored in a checkpoint.
 """
+
+from typing import Any
 
 from tinygen.models.gan import ACGAN, GAN
 from tinygen.models.vae import CVAE, VAE
@@ -14,7 +17,7 @@ MODELS = {model.kind: model for model in (VAE, CVAE, GAN, ACGAN)}
 FAMILY = {kind: "vae" if issubclass(model, VAE) else "gan" for kind, model in MODELS.items()}
 
 
-def build_model(kind: str, **config: object) -> VAE | GAN:
+def build_model(kind: str, **config: Any) -> VAE | GAN:
     """A fresh model of the given kind ("vae", "cvae", "gan" or "cgan").
 
     Args:

@@ -9,7 +9,7 @@ models themselves (``vae.py``, ``gan.py``) and the scoring classifier (``tinygen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -66,7 +66,13 @@ def labels_array(labels: Any, n: int, num_classes: int) -> np.ndarray:
     return array
 
 
-def append_labels(model: nn.Module, h: Tensor, labels: Any) -> Tensor:
+class HasClasses(Protocol):
+    """What ``append_labels`` reads of a model: its number of classes (0: unconditional)."""
+
+    num_classes: int
+
+
+def append_labels(model: HasClasses, h: Tensor, labels: Any) -> Tensor:
     """The rows of h with the one-hot labels appended, for a conditional model.
 
     Args:

@@ -130,7 +130,7 @@ class GAN(nn.Module):
         targets = np.concatenate([np.ones(n, np.float32), np.zeros(n, np.float32)])
         # mean over the reals + mean over the fakes = (sum over all 2B rows) / B
         loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") * (1.0 / n)
-        if self.conditional:
+        if class_logits is not None:  # the AC-GAN: D has a class head
             labels = np.concatenate(
                 [
                     labels_array(real_labels, n, self.num_classes),
@@ -151,7 +151,7 @@ class GAN(nn.Module):
         logits, class_logits = self.discriminate(fake)
         ones = np.ones(fake.shape[0], np.float32)
         loss = F.binary_cross_entropy_with_logits(logits, ones)
-        if self.conditional:
+        if class_logits is not None:  # the AC-GAN: D has a class head
             labels = labels_array(fake_labels, fake.shape[0], self.num_classes)
             loss = loss + F.cross_entropy(class_logits, labels)
         return loss
@@ -183,6 +183,7 @@ class GAN(nn.Module):
         x = np.asarray(x, np.float32).reshape(-1, self.out_features) * 2 - 1
         with tinygen.no_grad():
             _, class_logits = self.discriminate(tinygen.tensor(x))
+            assert class_logits is not None  # conditional, checked above
             return F.softmax(class_logits, axis=1).numpy()
 
 

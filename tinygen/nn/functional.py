@@ -149,8 +149,11 @@ def binary_cross_entropy_with_logits(
 
 
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """-[t log p + (1 - t) log(1 - p)] from probabilities; logs clipped at the dtype's tiny
-    number (about -87 in float32) so p = 0 or 1 stays finite. Prefer the logits version."""
+    """-[t log p + (1 - t) log(1 - p)] from probabilities; prefer the logits version.
+
+    The logs are clipped at the dtype's tiny number (about -87 in float32), so p = 0 or 1
+    stays finite.
+    """
     target = as_tensor(target, probs)
     _check_same_shape("binary_cross_entropy", probs, target)
     tiny = float(np.finfo(probs.dtype).tiny)
@@ -187,8 +190,10 @@ def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j),
-    summed over the last axis: one value per row (Kingma & Welling 2014, appendix B)."""
+    """KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
+
+    Summed over the last axis: one value per row (Kingma & Welling 2014, appendix B).
+    """
     _check_same_shape("gaussian_kl", mu, logvar)
     if mu.ndim != 2:  # the fused op takes rows; other shapes use the composed formula
         return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(axis=-1)
@@ -196,8 +201,10 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
 
 def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-    """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from the seeded generator: the
-    reparameterization trick (Kingma & Welling 2014, section 2.4), one fused op."""
+    """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from the seeded generator.
+
+    The reparameterization trick (Kingma & Welling 2014, section 2.4), as one fused op.
+    """
     _check_same_shape("reparameterize", mu, logvar)
     eps = backend.rng(mu.device).standard_normal(mu.shape, dtype=mu.dtype)
     return fused_losses.Reparameterize.apply(mu, logvar, eps=eps)

@@ -51,9 +51,11 @@ class Linear(Module):
         self.bias = Parameter(_uniform((out_features,), bound)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """y = act(x @ W^T + b), one fused op."""
         return F.linear(x, self.weight, self.bias, self.activation, self.slope)
 
     def extra_repr(self) -> str:
+        """The sizes and the activation, for repr()."""
         act = f", activation={self.activation!r}" if self.activation else ""
         return f"{self.in_features} -> {self.out_features}{act}"
 
@@ -67,6 +69,7 @@ class Sequential(Module):
             self.append(module)
 
     def append(self, module: Module) -> Sequential:
+        """Add a module at the end; returns the Sequential."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential takes Modules, not {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
@@ -79,35 +82,49 @@ class Sequential(Module):
         return len(self._modules)
 
     def forward(self, x: Any) -> Any:
+        """Each module applied to the output of the one before."""
         for module in self._modules.values():
             x = module(x)
         return x
 
 
 class ReLU(Module):
+    """y = max(x, 0), elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
+        """max(x, 0)."""
         return x.relu()
 
 
 class LeakyReLU(Module):
+    """y = x for x > 0, else negative_slope * x, elementwise."""
+
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         self.negative_slope = negative_slope
 
     def forward(self, x: Tensor) -> Tensor:
+        """x, or negative_slope * x where x <= 0."""
         return x.leaky_relu(self.negative_slope)
 
     def extra_repr(self) -> str:
+        """The slope, for repr()."""
         return f"negative_slope={self.negative_slope}"
 
 
 class Tanh(Module):
+    """y = tanh(x), elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
+        """tanh(x)."""
         return x.tanh()
 
 
 class Sigmoid(Module):
+    """y = 1 / (1 + exp(-x)), elementwise."""
+
     def forward(self, x: Tensor) -> Tensor:
+        """sigmoid(x)."""
         return x.sigmoid()
 
 
@@ -121,6 +138,7 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
+        """Inverted dropout in train mode (``F.dropout``); x itself in eval mode."""
         return F.dropout(x, self.p, self.training)
 
 
@@ -132,6 +150,9 @@ class BatchNorm1d(Module):
     unbiased batch variance, as PyTorch). Eval mode uses the running statistics.
     """
 
+    running_mean: Tensor  # buffers (register_buffer), saved in the state dict
+    running_var: Tensor
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -141,6 +162,7 @@ class BatchNorm1d(Module):
         self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x (N, num_features) normalised per feature (batch or running statistics), then affine."""
         if x.ndim != 2 or x.shape[1] != self.num_features:
             raise ValueError(
                 f"BatchNorm1d({self.num_features}) takes (N, {self.num_features}), not {x.shape}"
@@ -173,6 +195,7 @@ class Embedding(Module):
         self.weight = Parameter(weight.astype(np.float32))
 
     def forward(self, ids: Any) -> Tensor:
+        """The rows of the table for the ids: shape ids.shape + (dim,)."""
         array = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
         if array.dtype.kind not in "iu":
             raise TypeError(f"Embedding takes integer ids, not {array.dtype}")

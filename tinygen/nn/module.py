@@ -8,12 +8,14 @@ given (in order), so ``parameters()``, ``state_dict()``, ``train()``/``eval()`` 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from tinygen import backend
 from tinygen.tensor import Tensor
+
+M = TypeVar("M", bound="Module")  # the methods that return self keep the subclass's type
 
 
 class Parameter(Tensor):
@@ -32,6 +34,11 @@ class Module:
     Subclasses assign Parameters, Modules and buffers (``register_buffer``) as attributes in
     ``__init__`` and define ``forward``; calling the module calls ``forward``.
     """
+
+    _parameters: dict[str, Parameter]  # by attribute name, in assignment order
+    _modules: dict[str, Module]
+    _buffers: dict[str, Tensor]
+    training: bool  # train() / eval()
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -56,9 +63,11 @@ class Module:
         self._buffers[name] = value
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation; every subclass defines it."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """module(x) is module.forward(x)."""
         return self.forward(*args, **kwargs)
 
     # ----- walking the tree -------------------------------------------------------------
@@ -69,6 +78,7 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self) -> Iterator[Module]:
+        """Yield this module and every descendant."""
         for _, module in self.named_modules():
             yield module
 
@@ -82,34 +92,38 @@ class Module:
                     yield (f"{prefix}.{name}" if prefix else name), param
 
     def parameters(self) -> list[Parameter]:
+        """Every parameter of the tree, each once, in registration order."""
         return [param for _, param in self.named_parameters()]
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """Yield (dotted name, buffer) for every buffer of the tree."""
         for prefix, module in self.named_modules():
             for name, buffer in module._buffers.items():
                 yield (f"{prefix}.{name}" if prefix else name), buffer
 
     # ----- modes, gradients, devices ----------------------------------------------------
-    def train(self, mode: bool = True) -> Module:
+    def train(self: M, mode: bool = True) -> M:
         """Switch training behaviour (Dropout, BatchNorm) on or off for the whole tree."""
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
-    def eval(self) -> Module:
+    def eval(self: M) -> M:
+        """Switch to evaluation behaviour: ``train(False)``."""
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Drop every parameter's gradient (set it to None)."""
         for param in self.parameters():
             param.grad = None
 
-    def requires_grad_(self, requires_grad: bool = True) -> Module:
+    def requires_grad_(self: M, requires_grad: bool = True) -> M:
         """Freeze (False) or unfreeze every parameter, e.g. D while G trains."""
         for param in self.parameters():
             param.requires_grad = requires_grad
         return self
 
-    def to(self, device: str) -> Module:
+    def to(self: M, device: str) -> M:
         """Move every parameter and buffer to a device, in place."""
         for _, tensor in list(self.named_parameters()) + list(self.named_buffers()):
             tensor.data = backend.to_device(tensor.data, device)
@@ -118,6 +132,7 @@ class Module:
         return self
 
     def num_parameters(self) -> int:
+        """The number of scalar parameters."""
         return sum(param.size for param in self.parameters())
 
     # ----- state ------------------------------------------------------------------------
@@ -160,4 +175,5 @@ class Module:
         return f"{type(self).__name__}({self.extra_repr()}{children}{chr(10) if children else ''})"
 
     def extra_repr(self) -> str:
+        """The settings shown in repr() (empty here; layers override it)."""
         return ""

@@ -184,13 +184,15 @@ class Relu(Function):
 class LeakyRelu(Function):
     """y = x if x > 0 else slope * x;  dL/dx = dL/dy * (1 if x > 0 else slope)."""
 
+    slope: float
+
     @staticmethod
-    def forward(ctx: Function, x: Any, slope: float) -> Any:
+    def forward(ctx: LeakyRelu, x: Any, slope: float) -> Any:
         ctx.slope = slope
         return backend.array_module(x).where(x > 0, x, x * x.dtype.type(slope))
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: LeakyRelu, grad_out: Tensor) -> tuple:
         x = ctx.inputs[0].data
         xp = backend.array_module(x)
         local = xp.where(x > 0, x.dtype.type(1), x.dtype.type(ctx.slope))
@@ -213,13 +215,16 @@ class Abs(Function):
 class Clip(Function):
     """y = min(max(x, low), high);  dL/dx = dL/dy * [low <= x <= high]."""
 
+    low: float
+    high: float
+
     @staticmethod
-    def forward(ctx: Function, x: Any, low: float, high: float) -> Any:
+    def forward(ctx: Clip, x: Any, low: float, high: float) -> Any:
         ctx.low, ctx.high = low, high
         return backend.array_module(x).clip(x, low, high)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Clip, grad_out: Tensor) -> tuple:
         x = ctx.inputs[0].data
         inside = ((x >= ctx.low) & (x <= ctx.high)).astype(x.dtype)
         return (grad_out * Tensor._wrap(inside),)
@@ -228,13 +233,15 @@ class Clip(Function):
 class Where(Function):
     """y = a where cond else b;  dL/da = dL/dy where cond,  dL/db = dL/dy where not cond."""
 
+    cond: Any  # the boolean mask, an array
+
     @staticmethod
-    def forward(ctx: Function, a: Any, b: Any, cond: Any) -> Any:
+    def forward(ctx: Where, a: Any, b: Any, cond: Any) -> Any:
         ctx.cond = cond
         return backend.array_module(a).where(cond, a, b)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Where, grad_out: Tensor) -> tuple:
         a, b = ctx.inputs
         zero = Tensor._wrap(backend.array_module(grad_out.data).zeros((), grad_out.dtype))
         grad_a = unbroadcast(Where.apply(grad_out, zero, cond=ctx.cond), a.shape)

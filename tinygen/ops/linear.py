@@ -44,13 +44,16 @@ def _activation_derivative(out: Tensor, activation: str | None, slope: float) ->
 
 
 class Linear(Function):
-    """y = act(x @ W^T + b);  with g = dL/dy * act'(.):  dL/dx = g @ W,  dL/dW = g^T @ x,
-    dL/db = sum of g over the batch.  x: (B, in), W: (out, in), b: (out,), y: (B, out)."""
+    """y = act(x @ W^T + b);  g = dL/dy * act':  dL/dx = g @ W,  dL/dW = g^T @ x,  dL/db = Σ g.
+
+    The bias gradient sums g over the batch.  x: (B, in), W: (out, in), b: (out,), y: (B, out).
+    """
+
+    activation: str | None
+    slope: float
 
     @staticmethod
-    def forward(
-        ctx: Function, x: Any, weight: Any, bias: Any, activation: Any, slope: float
-    ) -> Any:
+    def forward(ctx: Linear, x: Any, weight: Any, bias: Any, activation: Any, slope: float) -> Any:
         ctx.activation, ctx.slope = activation, slope
         out = backend.array_module(x).matmul(x, weight.T)  # (B, in) @ (in, out)
         if activation is None:
@@ -64,7 +67,7 @@ class Linear(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Linear, grad_out: Tensor) -> tuple:
         x, weight, bias = ctx.inputs
         if fastpath.backward_kernels(grad_out.data, weight.data):
             return _backward_kernels(ctx, grad_out.data)
@@ -80,7 +83,7 @@ def _slope(takes_slope: bool, activation: str, slope: float) -> tuple:
     return ((0.0 if activation == "relu" else slope),) if takes_slope else ()
 
 
-def _backward_kernels(ctx: Function, grad_out: Any) -> tuple:
+def _backward_kernels(ctx: Linear, grad_out: Any) -> tuple:
     """The first-order backward on arrays: one kernel pass for act' and the bias sum."""
     x, weight, bias = ctx.inputs
     if ctx.activation is None:

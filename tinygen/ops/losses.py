@@ -1,8 +1,9 @@
-"""Fused loss ops: BCE from logits, log-softmax, cross-entropy, the Gaussian KL, and the
-reparameterized sample. Each is one graph node, stable at extreme inputs, with a kernel
-path (float32, first-order; the rule is ``tinygen/fastpath.py``'s) and a plain path (the
-kernel's NumPy reference forward from ``kernels/reference.py``, so the math is written
-once, and a Tensor-op backward, hence twice differentiable).
+"""Fused loss ops: BCE from logits, log-softmax, cross-entropy, Gaussian KL, reparameterize.
+
+Each is one graph node, stable at extreme inputs, with a kernel path (float32, first-order;
+the rule is ``tinygen/fastpath.py``'s) and a plain path (the kernel's NumPy reference
+forward from ``kernels/reference.py``, so the math is written once, and a Tensor-op
+backward, hence twice differentiable).
 """
 
 from __future__ import annotations
@@ -32,19 +33,27 @@ def _reduce(loss: Any, reduction: str, dtype: Any) -> Any:
 
 
 def _scale(grad_out: Tensor, count: int, reduction: str, rows: bool = False) -> Tensor:
-    """dL/d(per-element loss): grad_out itself ('none'; as a column for per-row losses), or
-    the scalar grad_out (divided by the count for 'mean')."""
+    """dL/d(per-element loss), from the gradient of the reduced loss.
+
+    That is grad_out itself ('none'; as a column for per-row losses), or the scalar
+    grad_out (divided by the count for 'mean').
+    """
     if reduction == "none":
         return grad_out.reshape(-1, 1) if rows else grad_out
     return grad_out * (1.0 / count) if reduction == "mean" else grad_out
 
 
 class BCEWithLogits(Function):
-    """l = max(z, 0) - t z + log(1 + exp(-|z|))  (= -t log s(z) - (1 - t) log(1 - s(z)));
-    dl/dz = sigmoid(z) - t,  dl/dt = -z.  Reduced by 'mean', 'sum' or 'none'."""
+    """l = max(z, 0) - t z + log(1 + exp(-|z|));  dl/dz = sigmoid(z) - t,  dl/dt = -z.
+
+    l equals -t log s(z) - (1 - t) log(1 - s(z)).  Reduced by 'mean', 'sum' or 'none'.
+    """
+
+    reduction: str
+    grad: Any  # sigmoid(z) - t from the kernel pass, or None on the plain path
 
     @staticmethod
-    def forward(ctx: Function, logits: Any, target: Any, reduction: str) -> Any:
+    def forward(ctx: BCEWithLogits, logits: Any, target: Any, reduction: str) -> Any:
         ctx.reduction, ctx.grad = reduction, None
         xp = backend.array_module(logits)
         grad = xp.empty(_as_rows(logits).shape, logits.dtype)  # sigmoid(z) - t, same pass
@@ -61,7 +70,7 @@ class BCEWithLogits(Function):
         return xp.asarray(total / logits.size if reduction == "mean" else total, logits.dtype)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: BCEWithLogits, grad_out: Tensor) -> tuple:
         logits, target = ctx.inputs
         scale = _scale(grad_out, logits.size, ctx.reduction)
         if ctx.grad is not None and fastpath.backward_kernels(grad_out.data):
@@ -75,25 +84,33 @@ class BCEWithLogits(Function):
 class LogSoftmax(Function):
     """y = x - logsumexp(x);  dL/dx = dL/dy - softmax(x) * sum(dL/dy)  (softmax = exp(y))."""
 
+    axis: int
+
     @staticmethod
-    def forward(ctx: Function, x: Any, axis: int) -> Any:
+    def forward(ctx: LogSoftmax, x: Any, axis: int) -> Any:
         ctx.axis = axis
         xp = backend.array_module(x)
         shifted = x - x.max(axis=axis, keepdims=True)  # log-sum-exp trick: exp never overflows
         return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: LogSoftmax, grad_out: Tensor) -> tuple:
         softmax = ctx.output.exp()
         return (grad_out - softmax * grad_out.sum(axis=ctx.axis, keepdims=True),)
 
 
 class CrossEntropy(Function):
     """l_i = logsumexp(z_i) - z_i[y_i];  dl_i/dz_i = softmax(z_i) - onehot(y_i).
-    z: (N, C) logits, y: (N,) integer labels (a parameter, not differentiable)."""
+
+    z: (N, C) logits, y: (N,) integer labels (a parameter, not differentiable).
+    """
+
+    labels: Any
+    reduction: str
+    grad: Any  # softmax(z) - onehot(y) from the kernel pass, or None
 
     @staticmethod
-    def forward(ctx: Function, logits: Any, labels: Any, reduction: str) -> Any:
+    def forward(ctx: CrossEntropy, logits: Any, labels: Any, reduction: str) -> Any:
         ctx.labels, ctx.reduction, ctx.grad = labels, reduction, None
         xp = backend.array_module(logits)
         rows, grad = xp.empty(logits.shape[0], np.float64), xp.empty(logits.shape, logits.dtype)
@@ -104,7 +121,7 @@ class CrossEntropy(Function):
         return _reduce(rows, reduction, logits.dtype)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: CrossEntropy, grad_out: Tensor) -> tuple:
         (logits,) = ctx.inputs
         scale = _scale(grad_out, logits.shape[0], ctx.reduction, rows=True)
         if ctx.grad is not None and fastpath.backward_kernels(grad_out.data):
@@ -116,11 +133,15 @@ class CrossEntropy(Function):
 
 
 class GaussianKL(Function):
-    """kl_i = 1/2 sum_j (mu_ij^2 + exp(lv_ij) - 1 - lv_ij) = KL(N(mu_i, exp(lv_i)) || N(0, I));
-    dkl_i/dmu = mu,  dkl_i/dlv = (exp(lv) - 1) / 2.  mu, lv: (N, D) -> kl: (N,)."""
+    """kl_i = 1/2 sum_j (mu_ij^2 + exp(lv_ij) - 1 - lv_ij);  dkl/dmu = mu,  dkl/dlv = (e^lv - 1)/2.
+
+    kl_i is KL(N(mu_i, exp(lv_i)) || N(0, I)).  mu, lv: (N, D) -> kl: (N,).
+    """
+
+    grads: tuple[Any, Any] | None  # (dkl/dmu, dkl/dlv) from the kernel pass
 
     @staticmethod
-    def forward(ctx: Function, mu: Any, logvar: Any) -> Any:
+    def forward(ctx: GaussianKL, mu: Any, logvar: Any) -> Any:
         xp = backend.array_module(mu)
         rows, grads = xp.empty(mu.shape[0], np.float64), (xp.empty_like(mu), xp.empty_like(logvar))
         fast = fastpath.forward_kernels(mu, logvar)
@@ -129,7 +150,7 @@ class GaussianKL(Function):
         return rows.astype(mu.dtype)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: GaussianKL, grad_out: Tensor) -> tuple:
         mu, logvar = ctx.inputs
         column = grad_out.reshape(-1, 1)
         if ctx.grads is not None and fastpath.backward_kernels(grad_out.data):
@@ -138,11 +159,16 @@ class GaussianKL(Function):
 
 
 class Reparameterize(Function):
-    """z = mu + eps * exp(lv / 2) with eps ~ N(0, I) fixed (Kingma & Welling 2014, eq. 10's
-    sampler);  dz/dmu = 1,  dz/dlv = eps * exp(lv / 2) / 2."""
+    """z = mu + eps * exp(lv / 2), eps ~ N(0, I) fixed;  dz/dmu = 1,  dz/dlv = z_std * eps / 2.
+
+    z_std is exp(lv / 2); the sampler of Kingma & Welling 2014, eq. 10.
+    """
+
+    eps: Any
+    std: Any  # exp(lv / 2) from the kernel pass, or None
 
     @staticmethod
-    def forward(ctx: Function, mu: Any, logvar: Any, eps: Any) -> Any:
+    def forward(ctx: Reparameterize, mu: Any, logvar: Any, eps: Any) -> Any:
         xp = backend.array_module(mu)
         z, std = xp.empty_like(mu), xp.empty_like(mu)
         fast = fastpath.forward_kernels(mu, logvar, eps)
@@ -151,7 +177,7 @@ class Reparameterize(Function):
         return z
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Reparameterize, grad_out: Tensor) -> tuple:
         mu, logvar = ctx.inputs
         if ctx.std is not None and fastpath.backward_kernels(grad_out.data):
             grad_mu, grad_logvar = grad_out.data, backend.array_module(mu.data).empty_like(mu.data)

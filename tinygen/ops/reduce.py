@@ -30,13 +30,15 @@ def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int,
 class Sum(Function):
     """y = sum of x over axes;  dL/dx = dL/dy broadcast back over the summed axes."""
 
+    axes: tuple[int, ...]
+
     @staticmethod
-    def forward(ctx: Function, x: Any, axis: Axis, keepdims: bool) -> Any:
+    def forward(ctx: Sum, x: Any, axis: Axis, keepdims: bool) -> Any:
         ctx.axes = _normalise_axis(axis, x.ndim)
         return backend.array_module(x).asarray(x.sum(axis=ctx.axes, keepdims=keepdims))
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Sum, grad_out: Tensor) -> tuple:
         shape = ctx.inputs[0].shape
         grad = grad_out.reshape(_keepdims_shape(shape, ctx.axes))
         return (grad.broadcast_to(shape),)
@@ -45,15 +47,17 @@ class Sum(Function):
 class Max(Function):
     """y = max of x over axes;  dL/dx = dL/dy shared equally among the maximal elements."""
 
+    axes: tuple[int, ...]
+
     @staticmethod
-    def forward(ctx: Function, x: Any, axis: Axis, keepdims: bool) -> Any:
+    def forward(ctx: Max, x: Any, axis: Axis, keepdims: bool) -> Any:
         ctx.axes = _normalise_axis(axis, x.ndim)
         if x.size == 0:
             raise ValueError("max of an empty tensor")
         return backend.array_module(x).asarray(x.max(axis=ctx.axes, keepdims=keepdims))
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Max, grad_out: Tensor) -> tuple:
         x = ctx.inputs[0]
         kept = _keepdims_shape(x.shape, ctx.axes)
         is_max = x.data == ctx.output.data.reshape(kept)

@@ -1,6 +1,7 @@
-"""Ops that move values around without arithmetic: reshape, transpose, broadcast,
-indexing (and its scatter-add twin), concatenation, and moving between devices; and the two
-public functions built on concatenation, ``cat`` and ``stack``.
+"""Ops that move values around without arithmetic, and ``cat`` and ``stack``.
+
+The ops: reshape, transpose, broadcast, indexing (and its scatter-add twin), concatenation,
+and moving between devices; the two public functions are built on concatenation.
 
 The methods that call these ops (``x.reshape``, ``x[i]``, ``x.to``) are in ``tensor.py``.
 """
@@ -29,13 +30,15 @@ class Reshape(Function):
 class Transpose(Function):
     """y = x with axes permuted;  dL/dx = dL/dy permuted by the inverse permutation."""
 
+    axes: tuple[int, ...]
+
     @staticmethod
-    def forward(ctx: Function, x: Any, axes: tuple[int, ...] | None) -> Any:
+    def forward(ctx: Transpose, x: Any, axes: tuple[int, ...] | None) -> Any:
         ctx.axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(axes)
         return x.transpose(ctx.axes)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Transpose, grad_out: Tensor) -> tuple:
         inverse = [0] * len(ctx.axes)
         for position, axis in enumerate(ctx.axes):
             inverse[axis] = position
@@ -63,21 +66,25 @@ def _is_advanced(index: Any) -> bool:
 class GetItem(Function):
     """y = x[index];  dL/dx = zeros with dL/dy added at the indexed positions."""
 
+    index: Any
+
     @staticmethod
-    def forward(ctx: Function, x: Any, index: Any) -> Any:
+    def forward(ctx: GetItem, x: Any, index: Any) -> Any:
         ctx.index = index
         return x[index]
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: GetItem, grad_out: Tensor) -> tuple:
         return (IndexAdd.apply(grad_out, shape=ctx.inputs[0].shape, index=ctx.index),)
 
 
 class IndexAdd(Function):
     """y = zeros(shape) with x added at index (repeats accumulate);  dL/dx = dL/dy[index]."""
 
+    index: Any
+
     @staticmethod
-    def forward(ctx: Function, x: Any, shape: tuple[int, ...], index: Any) -> Any:
+    def forward(ctx: IndexAdd, x: Any, shape: tuple[int, ...], index: Any) -> Any:
         ctx.index = index
         xp = backend.array_module(x)
         out = xp.zeros(shape, dtype=x.dtype)
@@ -88,20 +95,22 @@ class IndexAdd(Function):
         return out
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: IndexAdd, grad_out: Tensor) -> tuple:
         return (GetItem.apply(grad_out, index=ctx.index),)
 
 
 class Cat(Function):
     """y = concatenation of xs along axis;  dL/dx_i = the slice of dL/dy that x_i filled."""
 
+    axis: int
+
     @staticmethod
-    def forward(ctx: Function, *xs: Any, axis: int) -> Any:
+    def forward(ctx: Cat, *xs: Any, axis: int) -> Any:
         ctx.axis = axis
         return backend.array_module(xs[0]).concatenate(xs, axis=axis)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: Cat, grad_out: Tensor) -> tuple:
         axis = ctx.axis % grad_out.ndim
         grads, start = [], 0
         for x in ctx.inputs:
@@ -146,11 +155,13 @@ def stack(tensors: list[Tensor], axis: int = 0) -> Tensor:
 class ToDevice(Function):
     """y = x copied to another device;  dL/dx = dL/dy copied back."""
 
+    source: str
+
     @staticmethod
-    def forward(ctx: Function, x: Any, device: str) -> Any:
+    def forward(ctx: ToDevice, x: Any, device: str) -> Any:
         ctx.source = backend.device_of(x)
         return backend.to_device(x, device)
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+    def backward(ctx: ToDevice, grad_out: Tensor) -> tuple:
         return (grad_out.to(ctx.source),)

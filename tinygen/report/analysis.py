@@ -61,7 +61,6 @@ def latent_knn_accuracy(model: Any, dataset: str, data: Any) -> float | None:
     Returns:
         the accuracy, or None for a model without an encoder.
     """
-
     if model is not None and not hasattr(model, "encode"):
         return None
     train, train_labels = load_split(dataset, "train", KNN_TRAIN)

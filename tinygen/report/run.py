@@ -73,7 +73,7 @@ def train_models(
         checkpoint = folder / FILENAME
         state = load_checkpoint(checkpoint) if reuse and checkpoint.exists() else None
         reused = state is not None and state["epoch"] >= budget
-        if not reused:
+        if state is None or not reused:
             if progress:
                 print(f"training the {kind} for {budget} epochs in {folder}", file=sys.stderr)
             make_trainer(config, progress=progress).fit(resume=state is not None)

@@ -2,7 +2,8 @@
 
 What lives here: the defaults of each model family and the config dataclass with the one
 function that decides a run's settings, ``TrainConfig.resolved`` (a given model's kind and
-z_dim, the fields set, a resumed checkpoint's saved config, the defaults, in that order).
+z_dim, the fields set, a resumed checkpoint's saved config, the defaults, in that order),
+which returns a ``ResolvedConfig`` (the same fields, none left None).
 What does not: the list of model kinds and their families (``tinygen.models.MODELS``,
 ``FAMILY``), the list of data sets (``tinygen.data.DATASETS``), anything that trains.
 
@@ -58,7 +59,7 @@ class TrainConfig:
     limit: int | None = None
     model_options: dict | None = None
 
-    def resolved(self, model: Any = None, resume: bool = False) -> TrainConfig:
+    def resolved(self, model: Any = None, resume: bool = False) -> ResolvedConfig:
         """The settings the run trains with, every None filled in.
 
         Precedence, highest first: the given model's kind and z_dim; the fields set (not
@@ -72,7 +73,7 @@ class TrainConfig:
                 its saved values (the run folder stays OUT).
 
         Returns:
-            A new TrainConfig with no None field.
+            A new ResolvedConfig: no None field but ``limit``.
 
         Raises:
             ValueError: an unknown model kind, or a checkpoint in OUT holding another kind.
@@ -89,7 +90,7 @@ class TrainConfig:
             if saved["kind"] != config.model:
                 raise ValueError(f"{checkpoint} holds a {saved['kind']} run, not a {config.model}")
             config = config.override(saved["config"])
-        defaults = {
+        defaults: dict[str, Any] = {
             **DEFAULTS[FAMILY[config.model]],
             "dataset": "mnist",
             "seed": 0,
@@ -100,7 +101,7 @@ class TrainConfig:
             for k, v in dataclasses.asdict(config).items()
         }
         values.update(betas=tuple(values["betas"]), out=out)
-        return TrainConfig(**values)
+        return ResolvedConfig(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-able data (stored in checkpoints)."""
@@ -113,3 +114,22 @@ class TrainConfig:
         values = {k: v for k, v in saved.items() if k in TrainConfig.__dataclass_fields__}
         values.update({k: v for k, v in dataclasses.asdict(self).items() if v is not None})
         return TrainConfig(**values)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ResolvedConfig(TrainConfig):
+    """A TrainConfig with every setting decided (``limit`` may stay None: all images).
+
+    What ``TrainConfig.resolved`` returns and the trainers read: the same fields, typed
+    without None, so code after the resolution needs no checks.
+    """
+
+    dataset: str
+    epochs: int
+    batch_size: int
+    lr: float
+    betas: tuple[float, float]
+    z_dim: int
+    seed: int
+    out: str
+    model_options: dict

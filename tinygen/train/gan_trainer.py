@@ -19,6 +19,7 @@ import numpy as np
 
 import tinygen
 from tinygen import backend
+from tinygen.models import GAN
 from tinygen.train.trainer import Trainer
 
 
@@ -27,6 +28,7 @@ class GANTrainer(Trainer):
 
     loss_keys = ("loss_d", "loss_g", "d_real", "d_fake")
     drop_last = True  # every step sees a full batch of real and of fake images
+    model: GAN  # make_trainer picks this trainer for the GAN family only
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
         """Two Adams: one on G's parameters, one on D's."""

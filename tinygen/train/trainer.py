@@ -23,9 +23,9 @@ import numpy as np
 import tinygen
 from tinygen import backend, viz
 from tinygen.data import DataLoader, load_split
-from tinygen.models import build_model
+from tinygen.models import GAN, VAE, build_model
 from tinygen.train.checkpoint import FILENAME, load_checkpoint, save_checkpoint
-from tinygen.train.config import TrainConfig
+from tinygen.train.config import ResolvedConfig, TrainConfig
 from tinygen.train.logging import MetricsLog
 
 
@@ -87,11 +87,14 @@ class Trainer:
 
     loss_keys: tuple[str, ...] = ()  # the metrics plotted as loss curves
     drop_last = False  # whether the loader drops a last, smaller batch
+    config: ResolvedConfig
+    model: VAE | GAN  # each family's trainer narrows it to its own
+    summaries: list[dict[str, float]]  # one per finished epoch, what fit() returns
 
     def __init__(
         self,
         config: TrainConfig,
-        model: Any = None,
+        model: VAE | GAN | None = None,
         data: tuple[np.ndarray, np.ndarray] | None = None,
         valid_data: tuple[np.ndarray, np.ndarray] | None = None,
         progress: bool = True,
@@ -109,7 +112,7 @@ class Trainer:
         images, labels = (
             data if data is not None else load_split(config.dataset, "train", config.limit)
         )
-        arrays = (self.prepare_images(images, owned=data is None),)
+        arrays: tuple[np.ndarray, ...] = (self.prepare_images(images, owned=data is None),)
         if self.model.conditional:
             arrays += (np.asarray(labels, np.int64),)
         self.loader = DataLoader(

@@ -17,6 +17,7 @@ import numpy as np
 
 import tinygen
 from tinygen.data import load_split
+from tinygen.models import VAE
 from tinygen.train.trainer import Trainer
 
 
@@ -48,6 +49,7 @@ class VAETrainer(Trainer):
     """Trains a VAE or CVAE; see ``Trainer`` for the arguments and the loop."""
 
     loss_keys = ("loss", "reconstruction", "kl")
+    model: VAE  # make_trainer picks this trainer for the VAE family only
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
         """One Adam on all the parameters."""

@@ -1,0 +1,52 @@
+"""Fixtures and markers shared by the test files (pytest finds them here by itself).
+
+What lives here: the ``needs_mnist`` marker (``@pytest.mark.needs_mnist`` skips a test, saying
+how to get the data, when MNIST is not on this machine) and the data fixtures ``toy_data``
+and ``mnist_subset``. Plain helper functions that tests call (``synthetic_digits``,
+``parameters_of``) are in ``helpers.py``: nothing imports from this file.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from helpers import synthetic_digits
+
+MNIST_MISSING = "MNIST is not on this machine (run `python -m tinygen.data fetch mnist`)"
+
+
+@functools.cache
+def mnist_available() -> bool:
+    """True when the MNIST cache (or a source tinygen reads without downloading) is here."""
+    try:
+        from tinygen.data import load_mnist
+
+        load_mnist("valid", download=False)
+    except Exception:  # noqa: BLE001 - any failure means the tests needing MNIST skip
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip the ``needs_mnist`` tests, giving the reason, when MNIST is not on this machine."""
+    marked = [item for item in items if item.get_closest_marker("needs_mnist") is not None]
+    if marked and not mnist_available():
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=MNIST_MISSING))
+
+
+@pytest.fixture
+def mnist_subset():
+    """The first 512 MNIST training images and labels (skips when MNIST is unavailable)."""
+    if not mnist_available():
+        pytest.skip(MNIST_MISSING)
+    from tinygen.data import load_split
+
+    return load_split("mnist", "train", limit=512)
+
+
+@pytest.fixture
+def toy_data():
+    """256 ten-class toy images and their labels (``helpers.synthetic_digits``)."""
+    return synthetic_digits(256)
