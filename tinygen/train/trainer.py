@@ -84,11 +84,12 @@ class TrainingDiverged(RuntimeError):  # noqa: N818 - the name the issue and use
         checkpoint: Path | None,
         checkpoint_epoch: int | None,
         applied: str = "that step was not applied",
+        when: str = "at",
     ) -> None:
         self.loss_name, self.value, self.step, self.epoch = loss_name, value, step, epoch
         self.checkpoint = checkpoint
         super().__init__(
-            f"training diverged: {loss_name} became {value} at step {step} (epoch {epoch}, "
+            f"training diverged: {loss_name} became {value} {when} step {step} (epoch {epoch}, "
             f"batch {batch}); {applied}, and {checkpoint_note(checkpoint, checkpoint_epoch)}. "
             "Common fixes: a smaller learning rate (--lr), another seed, or checking the data "
             "for NaNs."
@@ -220,10 +221,12 @@ class Trainer:
             raise self._diverged(name, value, self.loader.batch, applied)
         return value
 
-    def _diverged(self, name: str, value: float, batch: int, applied: str) -> TrainingDiverged:
+    def _diverged(
+        self, name: str, value: float, batch: int, applied: str, when: str = "at"
+    ) -> TrainingDiverged:
         good = self.checkpoint_path if self.saved_epoch is not None else None
         self.diverged = TrainingDiverged(
-            name, value, self.step, self.epoch + 1, batch, good, self.saved_epoch, applied
+            name, value, self.step, self.epoch + 1, batch, good, self.saved_epoch, applied, when
         )
         return self.diverged
 
@@ -303,18 +306,22 @@ class Trainer:
                 f"{self.out} holds a checkpoint that cannot be used ({error}); {how}"
             ) from None
 
+        if saved["kind"] != self.model.kind:
+            raise ValueError(
+                f"{self.out} holds a {saved['kind']} run, not a {self.model.kind}: {how}"
+            )
+
         def plain(value: Any) -> Any:  # as stored in the checkpoint's JSON (tuples -> lists)
             return json.loads(json.dumps(value))
 
-        settings = {k: v for k, v in plain(self.config.to_dict()).items() if k != "out"}
-        ours = {"kind": self.model.kind, "model_config": plain(self.model.config()), **settings}
-        theirs = {"kind": saved["kind"], "model_config": saved["model_config"], **saved["config"]}
-        differ = [f"{k} {theirs.get(k)!r}, not {v!r}" for k, v in ours.items()
-                  if theirs.get(k) != v]  # fmt: skip
+        ours = {"model_config": plain(self.model.config()), **plain(self.config.to_dict())}
+        theirs = {"model_config": saved["model_config"], **saved["config"]}
+        differ = [f"{k} {theirs.get(k)!r} there, {v!r} here" for k, v in ours.items()
+                  if k != "out" and theirs.get(k) != v]  # fmt: skip
         if differ:
             raise ValueError(
-                f"{self.out} holds another run ({'; '.join(differ)}; {saved['epoch']} epochs "
-                f"done): continue it with --resume, {how}"
+                f"{self.out} holds a run with other settings ({'; '.join(differ)}; at epoch "
+                f"{saved['epoch']}): continue it with --resume, {how}"
             )
 
     def _run_epoch(self, log: MetricsLog, bar: Any, start: float) -> None:
@@ -345,7 +352,7 @@ class Trainer:
         bad = first_nonfinite(state)
         if bad is not None:  # checked before the epoch counts: a checkpoint is always finite
             applied = f"the steps of epoch {epoch} were applied, its checkpoint was not written"
-            raise self._diverged(*bad, len(self.loader), applied)
+            raise self._diverged(*bad, len(self.loader), applied, when="by")
         self.epoch = epoch
         self.summaries.append(summary)  # (the list the state holds)
         with self._writing(self.metrics_path):
