@@ -342,17 +342,17 @@ class Trainer:
                 bar.set_postfix({k: f"{values[k]:.3g}" for k in self.loss_keys}, refresh=False)
         seconds = time.perf_counter() - epoch_start
         self.model.eval()
+        bad = first_nonfinite(self.state_dict())
+        if bad is not None:  # checked before the epoch counts: a checkpoint is always finite
+            applied = f"the steps of epoch {epoch} were applied, its checkpoint was not written"
+            raise self._diverged(*bad, len(self.loader), applied, when="by")
         summary = {
             "epoch": epoch,
             "seconds": seconds,
             **{k: v / len(self.loader) for k, v in totals.items()},
             **self.end_of_epoch_metrics(),
         }
-        state = self.state_dict()
-        bad = first_nonfinite(state)
-        if bad is not None:  # checked before the epoch counts: a checkpoint is always finite
-            applied = f"the steps of epoch {epoch} were applied, its checkpoint was not written"
-            raise self._diverged(*bad, len(self.loader), applied, when="by")
+        state = self.state_dict()  # after the metrics: they draw from tinygen's generator
         self.epoch = epoch
         self.summaries.append(summary)  # (the list the state holds)
         with self._writing(self.metrics_path):
