@@ -16,7 +16,7 @@ import tinygen
 from tinygen.models import ACGAN
 from tinygen.serialization import CheckpointError
 from tinygen.train import TrainingDiverged, load_checkpoint, load_model
-from tinygen.train.trainer import RunWriteError
+from tinygen.train import trainer as trainer_module
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -174,7 +174,7 @@ def fill_disk_at(monkeypatch, call):
 def test_a_full_disk_names_the_file_and_the_intact_checkpoint(tmp_path, monkeypatch):
     trainer = trainer_for("vae", tmp_path, 3, synthetic_digits(64))
     fill_disk_at(monkeypatch, call=2)  # epoch 1 is saved, epoch 2's save fails
-    with pytest.raises(RunWriteError) as caught:
+    with pytest.raises(trainer_module.RunWriteError) as caught:
         trainer.fit()
     message = str(caught.value)
     assert f"could not write {tmp_path / CHECKPOINT} (No space left on device)" in message
@@ -187,7 +187,8 @@ def test_a_full_disk_names_the_file_and_the_intact_checkpoint(tmp_path, monkeypa
 def test_a_full_disk_at_the_first_checkpoint_says_there_is_none(tmp_path, monkeypatch):
     trainer = trainer_for("vae", tmp_path, 1, synthetic_digits(64))
     fill_disk_at(monkeypatch, call=1)
-    with pytest.raises(RunWriteError, match="no checkpoint of this run has been written"):
+    written = "no checkpoint of this run has been written"
+    with pytest.raises(trainer_module.RunWriteError, match=written):
         trainer.fit()
 
 
