@@ -114,7 +114,7 @@ class Optimizer:
         buffers = self._buffers()
         expected = sorted(["hyper", *buffers])
         if not isinstance(state, dict) or sorted(state) != expected:
-            got = sorted(state) if isinstance(state, dict) else type(state).__name__
+            got: Any = sorted(state) if isinstance(state, dict) else type(state).__name__
             raise ValueError(
                 f"{owner}.load_state_dict: expected a state with the keys {expected}, got "
                 f"{got} (the state of another kind of optimiser?)"
