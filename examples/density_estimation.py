@@ -193,7 +193,9 @@ def mnist_part(out_dir, splits, space, n_components, gmm_iterations, seed):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="runs/density", help="folder for the PNGs")
+    parser.add_argument(
+        "--out", help="folder for the PNGs (runs/density; --smoke: runs/smoke/density)"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
     parser.add_argument("--n-train", type=int, default=50_000, help="MNIST training images")
     parser.add_argument("--n-test", type=int, default=10_000, help="MNIST test images")
@@ -202,6 +204,7 @@ def main() -> None:
     parser.add_argument("--gmm-iterations", type=int, default=20, help="EM iterations (MNIST)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    args.out = args.out or ("runs/smoke/density" if args.smoke else "runs/density")  # apart
     if args.smoke:
         args.n_train, args.n_test = min(args.n_train, 600), min(args.n_test, 300)
         args.components, args.gmm_iterations = min(args.components, 3), 3

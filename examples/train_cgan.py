@@ -1,7 +1,7 @@
 """Train a conditional GAN (AC-GAN) on MNIST, then ask it for digits of each class.
 
     python examples/train_cgan.py             # the full run: a few minutes on a 2-core CPU
-    python examples/train_cgan.py --smoke     # seconds: checks that every step runs
+    python examples/train_cgan.py --smoke     # seconds, in runs/smoke/cgan: every step runs
     python examples/train_cgan.py --resume    # continue an interrupted run (Ctrl-C is safe)
 
 Read it top to bottom; every step is one call into tinygen:
@@ -31,11 +31,15 @@ from tinygen.train import TrainConfig, make_trainer
 
 parser = argparse.ArgumentParser(description="Train the AC-GAN on MNIST (see the docstring).")
 parser.add_argument("--epochs", type=int, default=25, help="passes over the 50k images")
-parser.add_argument("--out", default="runs/cgan", help="the run folder")
+parser.add_argument(
+    "--out", help="the run folder (default runs/cgan; runs/smoke/cgan with --smoke)"
+)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+parser.add_argument("--overwrite", action="store_true", help="replace another run in OUT")
 parser.add_argument("--smoke", action="store_true", help="tiny budget: 512 images, 1 epoch")
 args = parser.parse_args()
+args.out = args.out or ("runs/smoke/cgan" if args.smoke else "runs/cgan")  # apart
 
 # 1. Settings. Everything not given here takes the W2 default (tinygen/train/config.py).
 config = TrainConfig(
@@ -50,7 +54,7 @@ per_class = 10 if args.smoke else 1000
 # 2. Training. fit() returns one summary per epoch; the last checkpoint holds the model.
 trainer = make_trainer(config)
 start = time.perf_counter()
-trainer.fit(resume=args.resume)
+trainer.fit(resume=args.resume, overwrite=args.overwrite)
 minutes = (time.perf_counter() - start) / 60
 print(f"training: {trainer.epoch} epochs, {trainer.step} steps, {minutes:.1f} min this session")
 

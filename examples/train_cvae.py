@@ -1,7 +1,7 @@
 """Train a conditional VAE on MNIST, then ask it for each digit.
 
     python examples/train_cvae.py             # 10 epochs
-    python examples/train_cvae.py --smoke     # seconds: checks that every step runs
+    python examples/train_cvae.py --smoke     # seconds, in runs/smoke/cvae: every step runs
 
 Top to bottom:
   1. settings: the W1 VAE with the one-hot label appended to the encoder's input
@@ -27,11 +27,15 @@ from tinygen.train import TrainConfig, make_trainer, mean_test_loss
 parser = argparse.ArgumentParser(description="Train the CVAE on MNIST (see the docstring).")
 parser.add_argument("--epochs", type=int, default=10)
 parser.add_argument("--z-dim", type=int, default=20)
-parser.add_argument("--out", default="runs/cvae", help="the run folder")
+parser.add_argument(
+    "--out", help="the run folder (default runs/cvae; runs/smoke/cvae with --smoke)"
+)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+parser.add_argument("--overwrite", action="store_true", help="replace another run in OUT")
 parser.add_argument("--smoke", action="store_true", help="tiny budget: 512 images, 1 epoch")
 args = parser.parse_args()
+args.out = args.out or ("runs/smoke/cvae" if args.smoke else "runs/cvae")  # apart
 
 # 1-2. Settings and training.
 config = TrainConfig(
@@ -43,7 +47,7 @@ config = TrainConfig(
     out=args.out,
 )
 trainer = make_trainer(config)
-trainer.fit(resume=args.resume)
+trainer.fit(resume=args.resume, overwrite=args.overwrite)
 model = trainer.model.eval()
 
 # 3. Test loss, with the true labels given to the encoder and the decoder.

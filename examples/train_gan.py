@@ -1,7 +1,7 @@
 """Train an (unconditional) GAN on MNIST: a generator learns to fool a discriminator.
 
     python examples/train_gan.py              # 25 epochs
-    python examples/train_gan.py --smoke      # seconds: checks that every step runs
+    python examples/train_gan.py --smoke      # seconds, in runs/smoke/gan: every step runs
 
 Top to bottom:
   1. settings: G z100 -> 256 -> 512 -> 1024 -> 784 tanh, D 784 -> 512 -> 256 -> 1, LeakyReLU
@@ -23,11 +23,13 @@ from tinygen.train import TrainConfig, make_trainer
 parser = argparse.ArgumentParser(description="Train the GAN on MNIST (see the docstring).")
 parser.add_argument("--epochs", type=int, default=25)
 parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-parser.add_argument("--out", default="runs/gan", help="the run folder")
+parser.add_argument("--out", help="the run folder (default runs/gan; runs/smoke/gan with --smoke)")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+parser.add_argument("--overwrite", action="store_true", help="replace another run in OUT")
 parser.add_argument("--smoke", action="store_true", help="tiny budget: 512 images, 1 epoch")
 args = parser.parse_args()
+args.out = args.out or ("runs/smoke/gan" if args.smoke else "runs/gan")  # apart
 
 # 1-2. Settings and training.
 config = TrainConfig(
@@ -39,7 +41,7 @@ config = TrainConfig(
     out=args.out,
 )
 trainer = make_trainer(config)
-summaries = trainer.fit(resume=args.resume)
+summaries = trainer.fit(resume=args.resume, overwrite=args.overwrite)
 if summaries:
     last = summaries[-1]
     print(f"last epoch: mean D(x) {last['d_real']:.3f}, mean D(G(z)) {last['d_fake']:.3f}")

@@ -2,7 +2,7 @@
 
     python examples/train_vae.py              # 10 epochs, about half a minute per epoch or less
     python examples/train_vae.py --z-dim 2    # a 2-D latent space, plus the manifold picture
-    python examples/train_vae.py --smoke      # seconds: checks that every step runs
+    python examples/train_vae.py --smoke      # seconds, in runs/smoke/vae: every step runs
 
 Top to bottom:
   1. settings: the standard workload W1 (encoder 784 -> 400 -> (mu, logvar) of size 20,
@@ -29,11 +29,13 @@ parser = argparse.ArgumentParser(description="Train the VAE on MNIST (see the do
 parser.add_argument("--epochs", type=int, default=10)
 parser.add_argument("--z-dim", type=int, default=20, help="size of the latent space")
 parser.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-parser.add_argument("--out", default="runs/vae", help="the run folder")
+parser.add_argument("--out", help="the run folder (default runs/vae; runs/smoke/vae with --smoke)")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+parser.add_argument("--overwrite", action="store_true", help="replace another run in OUT")
 parser.add_argument("--smoke", action="store_true", help="tiny budget: 512 images, 1 epoch")
 args = parser.parse_args()
+args.out = args.out or ("runs/smoke/vae" if args.smoke else "runs/vae")  # apart
 
 # 1. Settings (everything else is the W1 default, see tinygen/train/config.py).
 config = TrainConfig(
@@ -48,7 +50,7 @@ config = TrainConfig(
 
 # 2. Training: a progress bar, one checkpoint + sample grid per epoch in the run folder.
 trainer = make_trainer(config)
-trainer.fit(resume=args.resume)
+trainer.fit(resume=args.resume, overwrite=args.overwrite)
 model = trainer.model.eval()
 
 # 3. The test loss (nats per image), the number to compare with PyTorch's 106.4-106.8.

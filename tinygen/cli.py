@@ -2,8 +2,10 @@
 
 What lives here: the argparse parser, one small ``run_*`` function per subcommand of the
 models' life (train, sample, interpolate, manifold, data), the table ``COMMANDS`` that
-registers every subcommand, and the error handling that turns known failures (diverged
-training, missing data, bad checkpoints) into a one-paragraph message and exit status 1.
+registers every subcommand, and the error handling: every failure is one line
+``tinygen COMMAND: error: ...`` on stderr and exit status 1 (2 for a bad command line, as
+argparse's own errors, 130 for Ctrl-C); ``--debug`` or ``TINYGEN_DEBUG=1`` shows the
+traceback instead. Output files are never silently replaced: ``--force`` allows it.
 What does not: any training, evaluation or plotting logic (``tinygen.train``,
 ``tinygen.report``, ``tinygen.viz``) or a run's settings (``TrainConfig.resolved``).
 
@@ -15,21 +17,71 @@ bring theirs from ``tinygen.report``.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
 import tinygen
 from tinygen import viz
-from tinygen.data import DATASETS, DataFormatError, DataNotFoundError
+from tinygen.data import DATASETS, DataNotFoundError
 from tinygen.data.__main__ import main as data_main
 from tinygen.models import MODELS
+from tinygen.models.common import IMAGE_FEATURES
 from tinygen.report import evaluate
 from tinygen.report import run as report
 from tinygen.serialization import CheckpointError
 from tinygen.train import TrainConfig, TrainingDiverged, load_model, make_trainer
+from tinygen.train.trainer import RunWriteError
+
+
+# ----- checked arguments ---------------------------------------------------------------------
+def count(minimum: int = 1) -> Callable[[str], int]:
+    """An argparse type: a whole number >= minimum (a usage error, exit 2, otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (learning rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
+    return value
+
+
+def new_file(path: str, force: bool, suffixes: tuple[str, ...]) -> Path:
+    """The output file ``--out``, checked before any work: its suffix, and that it is new.
+
+    Raises:
+        ValueError: another suffix, a directory, or an existing file without --force.
+    """
+    out = Path(path)
+    if out.suffix not in suffixes:
+        raise ValueError(f"--out must end in {' or '.join(suffixes)}, not {out.name!r}")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; name a {' or '.join(suffixes)} file")
+    if out.exists() and not force:
+        raise ValueError(
+            f"--out {out} exists; pass --force to overwrite it, or choose another name"
+        )
+    return out
 
 
 # ----- train --------------------------------------------------------------------------------
@@ -37,18 +89,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen train`."""
     parser.add_argument("model", choices=list(MODELS))
     parser.add_argument("--dataset", choices=DATASETS, help="training data (default mnist)")
-    parser.add_argument("--epochs", type=int, help="epochs in total (default: VAE 10, GAN 25)")
-    parser.add_argument("--batch-size", type=int, help="default: VAE 128, GAN 64")
-    parser.add_argument("--lr", type=float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
-    parser.add_argument("--z-dim", type=int, help="latent size (default: VAE 20, GAN 100)")
-    parser.add_argument("--seed", type=int, help="default 0")
+    parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 25)")
+    parser.add_argument("--batch-size", type=count(), help="default: VAE 128, GAN 64")
+    parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
+    parser.add_argument("--z-dim", type=count(), help="latent size (default: VAE 20, GAN 100)")
+    parser.add_argument("--seed", type=count(0), help="default 0")
     parser.add_argument("--out", help="run folder (default runs/MODEL)")
     parser.add_argument(
         "--resume",
         action="store_true",
         help="continue from OUT/checkpoint.npz (its settings, unless given here)",
     )
-    parser.add_argument("--limit", type=int, help="train on the first N images only (smoke tests)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace another run found in OUT (not resumed)"
+    )
+    parser.add_argument("--limit", type=count(), help="train on the first N images only (smoke)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
 
 
@@ -66,7 +121,10 @@ def run_train(args: argparse.Namespace) -> int:
         limit=args.limit,
     ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
     trainer = make_trainer(config, progress=not args.no_progress)
-    summaries = trainer.fit(resume=args.resume)
+    try:
+        summaries = trainer.fit(resume=args.resume, overwrite=args.overwrite)
+    except KeyboardInterrupt:  # say what is on disk: the last checkpoint, or none
+        raise KeyboardInterrupt(trainer.checkpoint_note()) from None
     last = summaries[-1] if summaries else {}
     print(f"checkpoint: {trainer.checkpoint_path}")
     print(f"metrics: {trainer.metrics_path}, loss curves: {trainer.out / 'losses.png'}")
@@ -80,12 +138,42 @@ def run_train(args: argparse.Namespace) -> int:
 def add_sample_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen sample`."""
     parser.add_argument("checkpoint", help="a checkpoint.npz or a run folder")
-    parser.add_argument("--n", type=int, default=100, help="number of samples (default 100)")
+    parser.add_argument("--n", type=count(), default=100, help="number of samples (default 100)")
     parser.add_argument(
         "--label", type=int, help="class to draw (conditional models; default: all classes equally)"
     )
     parser.add_argument("--out", required=True, help="a .png (grid) or .npz (arrays) file")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(n: int, png: bool) -> None:
+    """Refuse a draw whose images alone would not fit in this machine's memory.
+
+    The images are (n, 784) float32; a .png grid needs about as much again.
+
+    Raises:
+        ValueError: saying how much memory the draw would need.
+    """
+    needed = n * IMAGE_FEATURES * 4 * (2 if png else 1)
+    memory = physical_memory()
+    if memory is not None and needed > memory:
+        raise ValueError(
+            f"--n {n} would need about {needed / 2**30:.1f} GiB for the images alone "
+            f"({n} x {IMAGE_FEATURES} float32{', twice for a .png' if png else ''}), more "
+            f"than this machine's {memory / 2**30:.1f} GiB; draw fewer samples (--n)"
+        )
+
+
+SAMPLE_BATCH = 10_000  # images drawn per forward pass by `tinygen sample`
 
 
 def sample_labels(n: int, num_classes: int, label: int | None) -> np.ndarray:
@@ -99,26 +187,25 @@ def sample_labels(n: int, num_classes: int, label: int | None) -> np.ndarray:
 
 def run_sample(args: argparse.Namespace) -> int:
     """Draw samples from a checkpoint into a .png grid or an .npz (images, labels)."""
-    if args.n < 1:
-        raise ValueError(f"--n must be at least 1, not {args.n}")
+    out = new_file(args.out, args.force, (".png", ".npz"))
+    check_memory(args.n, out.suffix == ".png")
     model, _ = load_model(args.checkpoint)
     if args.label is not None and not model.conditional:
         raise ValueError(f"--label needs a conditional model (cvae, cgan), not a {model.kind}")
     labels = sample_labels(args.n, model.num_classes, args.label) if model.conditional else None
     tinygen.manual_seed(args.seed)
-    images = model.sample(args.n, labels).numpy()  # (N, 784) in [0, 1]
-    out = Path(args.out)
+    images = np.empty((args.n, IMAGE_FEATURES), np.float32)  # in [0, 1]
+    for start in range(0, args.n, SAMPLE_BATCH):  # memory: the images plus one batch's work
+        stop = min(start + SAMPLE_BATCH, args.n)
+        part = None if labels is None else labels[start:stop]
+        images[start:stop] = model.sample(stop - start, part).numpy()
     if out.suffix == ".npz":
         out.parent.mkdir(parents=True, exist_ok=True)
         side = int(round(images.shape[1] ** 0.5))
         saved_labels = labels if labels is not None else np.full(args.n, -1, np.int64)
-        np.savez_compressed(
-            out, images=images.reshape(-1, side, side).astype(np.float32), labels=saved_labels
-        )
-    elif out.suffix == ".png":
-        viz.save_image_grid(images, out, nrow=10)
+        np.savez_compressed(out, images=images.reshape(-1, side, side), labels=saved_labels)
     else:
-        raise ValueError(f"--out must end in .png or .npz, not {out.name!r}")
+        viz.save_image_grid(images, out, nrow=10)
     print(f"{args.n} samples of the {model.kind} -> {out}")
     return 0
 
@@ -128,17 +215,19 @@ def add_interpolate_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen interpolate`."""
     parser.add_argument("checkpoint", help="a checkpoint.npz or a run folder")
     parser.add_argument("--out", required=True, help="the .png file")
-    parser.add_argument("--rows", type=int, default=8, help="number of walks (default 8)")
-    parser.add_argument("--steps", type=int, default=10, help="images per walk (default 10)")
+    parser.add_argument("--rows", type=count(), default=8, help="number of walks (default 8)")
+    parser.add_argument("--steps", type=count(), default=10, help="images per walk (default 10)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     parser.add_argument("--linear", action="store_true", help="straight lines instead of slerp")
     parser.add_argument("--seed", type=int, default=0, help="seed of the end points")
 
 
 def run_interpolate(args: argparse.Namespace) -> int:
     """Write walks between pairs of latent points as a .png grid."""
+    out = new_file(args.out, args.force, (".png",))
     model, _ = load_model(args.checkpoint)
     images = viz.interpolation_images(model, args.rows, args.steps, args.seed, not args.linear)
-    viz.save_image_grid(images, args.out, nrow=args.steps)
+    viz.save_image_grid(images, out, nrow=args.steps)
     print(f"{args.rows} walks of {args.steps} steps -> {args.out}")
     if model.z_dim == 2:
         print("this model has a 2-D latent space: see also `tinygen manifold`")
@@ -149,14 +238,16 @@ def add_manifold_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen manifold`."""
     parser.add_argument("checkpoint", help="a checkpoint.npz or a run folder (z_dim = 2)")
     parser.add_argument("--out", required=True, help="the .png file")
-    parser.add_argument("--n", type=int, default=20, help="images per axis (default 20)")
+    parser.add_argument("--n", type=count(), default=20, help="images per axis (default 20)")
     parser.add_argument("--label", type=int, help="class to decode with (conditional models)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
 def run_manifold(args: argparse.Namespace) -> int:
     """Write the decoded n x n grid of a 2-D latent space as a .png."""
+    out = new_file(args.out, args.force, (".png",))
     model, _ = load_model(args.checkpoint)
-    viz.save_image_grid(viz.manifold_images(model, args.n, args.label), args.out, nrow=args.n)
+    viz.save_image_grid(viz.manifold_images(model, args.n, args.label), out, nrow=args.n)
     print(f"{args.n}x{args.n} manifold of the {model.kind} -> {args.out}")
     return 0
 
@@ -213,41 +304,74 @@ COMMANDS: list[tuple[str, Command, str]] = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with a usage error on one line (exit status 2, as argparse's)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE (see PROG --help)`` and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with one subparser per entry of COMMANDS."""
-    parser = argparse.ArgumentParser(
-        prog="tinygen", description="Deep generative models from scratch (tinygen)."
-    )
+    parser = Parser(prog="tinygen", description="Deep generative models from scratch (tinygen).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (add_arguments, run), help_text in COMMANDS:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         add_arguments(sub)
+        sub.add_argument(
+            "--debug", action="store_true", help="on failure, the full traceback (TINYGEN_DEBUG=1)"
+        )
         sub.set_defaults(run=run)
     return parser
 
 
+# The failures whose message says everything; any other gets its type's name in front.
+EXPECTED = (TrainingDiverged, DataNotFoundError, CheckpointError, OSError, ValueError)
+
+
+def describe(error: BaseException) -> str:
+    """One line saying what went wrong, for ``tinygen COMMAND: error: ...``."""
+    if isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])  # str(KeyError) would quote the message
+    elif isinstance(error, OSError) and not isinstance(error, RunWriteError) and error.strerror:
+        text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror
+    else:
+        text = str(error)
+    if isinstance(error, MemoryError):
+        text = f"out of memory: {text or 'an allocation failed'}"
+    elif not isinstance(error, EXPECTED):
+        text = f"{type(error).__name__}: {text} (run with --debug for the traceback)"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``tinygen ...``; returns the exit status (also used by the console script)."""
+    """Run ``tinygen ...``; returns the exit status (also used by the console script).
+
+    Exit status: 0 done, 1 failed (one line on stderr), 2 bad command line, 130 Ctrl-C.
+    With ``--debug`` or the environment variable ``TINYGEN_DEBUG=1`` a failure raises, so
+    the full traceback shows (and NumPy's floating-point warnings are not silenced).
+    """
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("TINYGEN_DEBUG", "") not in ("", "0")
     try:
-        return int(args.run(args) or 0)
-    except (
-        TrainingDiverged,
-        DataNotFoundError,
-        DataFormatError,
-        CheckpointError,
-        FileNotFoundError,
-        ValueError,
-    ) as error:
-        print(f"tinygen {args.command}: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # Ctrl-C: no traceback; checkpoints are only ever whole files
-        hint = " (the last checkpoint is intact: continue with --resume)"
-        print(
-            f"tinygen {args.command}: interrupted{hint if args.command == 'train' else ''}",
-            file=sys.stderr,
-        )
+        if debug:
+            return int(args.run(args) or 0)
+        # NumPy's overflow warnings would add lines to a diverging run's one-line message;
+        # non-finite values are caught and explained by the trainer and the loaders
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return int(args.run(args) or 0)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C: no traceback; say what is on disk
+        if debug:
+            raise
+        note = f"; {interrupt}" if str(interrupt) else ""
+        print(f"tinygen {args.command}: interrupted{note}", file=sys.stderr)
         return 130
+    except Exception as error:  # every failure: one line and exit status 1
+        if debug:
+            raise
+        print(f"tinygen {args.command}: error: {describe(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

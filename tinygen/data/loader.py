@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygen.checks import whole_number
+
 
 def _as_tensor(array: np.ndarray, device: str) -> Any:
     import tinygen  # lazy: the engine is only needed once batches are served
@@ -51,6 +53,10 @@ class DataLoader:
         transform: called as ``transform(*batch)`` on NumPy arrays; returns the new batch (a
             tuple, or a single array that replaces the first), e.g. ``dynamic_binarize``.
         device: where the Tensors live ("cpu" or "cuda").
+
+    Raises:
+        ValueError: no arrays, arrays of different lengths, or batch_size < 1.
+        TypeError: batch_size is not a whole number (e.g. 2.7).
     """
 
     def __init__(
@@ -69,10 +75,9 @@ class DataLoader:
         lengths = {len(a) for a in self.arrays}
         if len(lengths) != 1:
             raise ValueError(f"arrays differ in length: {[len(a) for a in self.arrays]}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.size = lengths.pop()
-        self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
+        self.batch_size = whole_number(batch_size, "DataLoader: batch_size")
+        self.shuffle, self.drop_last = shuffle, drop_last
         self.transform, self.device = transform, device
         self.seed = _default_seed() if seed is None else int(seed)
         self.generator = np.random.default_rng(self.seed)

@@ -54,9 +54,16 @@ def labels_array(labels: Any, n: int, num_classes: int) -> np.ndarray:
         (n,) int64 array.
 
     Raises:
-        ValueError: the shape is not (n,) or a label is out of range.
+        ValueError: a label that is not a whole number (e.g. 3.5), the shape is not (n,), or
+            a label is out of range.
     """
     array = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    if array.dtype.kind == "f":  # e.g. a float Tensor of labels: fine if every one is whole
+        bad = array[~(np.isfinite(array) & (array == np.round(array)))]
+        if bad.size:
+            raise ValueError(f"labels must be whole class ids, got {bad.reshape(-1)[:3].tolist()}")
+    elif array.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integer class ids, not {array.dtype} values")
     array = np.full(n, int(array), np.int64) if array.ndim == 0 else array.astype(np.int64)
     if array.shape != (n,):
         raise ValueError(f"expected {n} labels, got shape {array.shape}")

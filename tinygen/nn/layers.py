@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
+from tinygen.checks import whole_number
 from tinygen.function import no_grad
 from tinygen.nn import functional as F
 from tinygen.nn.module import Module, Parameter
@@ -31,6 +32,9 @@ class Linear(Module):
         activation: optionally fuse an activation into the same op ("relu", "leaky_relu",
             "tanh", "sigmoid"), which saves a pass over memory.
         slope: the negative slope of "leaky_relu".
+
+    Raises:
+        TypeError, ValueError: a size that is not a whole number >= 1 (e.g. 2.5 or 0).
     """
 
     def __init__(
@@ -42,8 +46,8 @@ class Linear(Module):
         slope: float = 0.01,
     ) -> None:
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear needs positive sizes, not {in_features} -> {out_features}")
+        in_features = whole_number(in_features, "Linear: in_features")
+        out_features = whole_number(out_features, "Linear: out_features")
         self.in_features, self.out_features = in_features, out_features
         self.activation, self.slope = activation, slope
         bound = 1.0 / math.sqrt(in_features)

@@ -7,7 +7,7 @@ given (in order), so ``parameters()``, ``state_dict()``, ``train()``/``eval()`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import numpy as np
@@ -143,9 +143,24 @@ class Module:
         return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy values in by name; with strict, missing or unexpected keys are errors.
+        """Copy values in by name, all or nothing: every value is checked before any is set.
 
-        A shape mismatch is always an error and names the key and both shapes.
+        Args:
+            state: name -> array (or Tensor), as from ``state_dict()``.
+            strict: missing or unexpected keys are errors (otherwise they are skipped).
+
+        Raises:
+            KeyError: with strict, keys missing from the state or not in the model.
+            ValueError: a value of the wrong shape, or not numbers; the message names the
+                key and both shapes. The module is unchanged when anything is raised.
+        """
+        self.prepare_load(state, strict)()
+
+    def prepare_load(self, state: dict[str, Any], strict: bool = True) -> Callable[[], None]:
+        """Check a state as ``load_state_dict`` does; return the function that then loads it.
+
+        A caller loading several objects (a trainer: model, optimisers) checks them all
+        first, then calls the returned functions, which cannot fail.
         """
         own = dict(self.named_parameters()) | dict(self.named_buffers())
         missing = sorted(set(own) - set(state))
@@ -155,6 +170,7 @@ class Module:
                 f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
                 f"unexpected keys {unexpected}"
             )
+        ready = {}
         for name, value in state.items():
             if name not in own:
                 continue
@@ -163,9 +179,20 @@ class Module:
             if value.shape != target.shape:
                 raise ValueError(
                     f"load_state_dict: {name!r} has shape {value.shape} in the state but "
-                    f"{target.shape} in the model"
+                    f"{target.shape} in the model; nothing was loaded"
                 )
-            target.data = backend.to_device(value.astype(target.dtype), target.device).copy()
+            if value.dtype.kind not in "biuf":
+                raise ValueError(
+                    f"load_state_dict: {name!r} holds {value.dtype} values, not numbers; "
+                    "nothing was loaded"
+                )
+            ready[name] = backend.to_device(value.astype(target.dtype), target.device).copy()
+
+        def load() -> None:
+            for name, data in ready.items():
+                own[name].data = data
+
+        return load
 
     def __repr__(self) -> str:
         children = "".join(

@@ -76,7 +76,8 @@ def train_models(
         if state is None or not reused:
             if progress:
                 print(f"training the {kind} for {budget} epochs in {folder}", file=sys.stderr)
-            make_trainer(config, progress=progress).fit(resume=state is not None)
+            # the report owns its run folders: without --reuse, a run there is replaced
+            make_trainer(config, progress=progress).fit(resume=state is not None, overwrite=True)
             state = load_checkpoint(checkpoint)
         runs[kind] = {
             "checkpoint": str(checkpoint),

@@ -19,6 +19,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from tinygen.checks import real_number, whole_number
 from tinygen.models import FAMILY
 from tinygen.train.checkpoint import FILENAME, load_checkpoint
 
@@ -76,7 +77,8 @@ class TrainConfig:
             A new ResolvedConfig: no None field but ``limit``.
 
         Raises:
-            ValueError: an unknown model kind, or a checkpoint in OUT holding another kind.
+            ValueError: an unknown model kind, a checkpoint in OUT holding another kind, or a
+                setting out of its range (``check``).
         """
         config = self
         if model is not None:  # the model decides what the config says about it
@@ -101,7 +103,31 @@ class TrainConfig:
             for k, v in dataclasses.asdict(config).items()
         }
         values.update(betas=tuple(values["betas"]), out=out)
-        return ResolvedConfig(**values)
+        resolved = ResolvedConfig(**values)
+        resolved.check()
+        return resolved
+
+    def check(self) -> None:
+        """Refuse a resolved config with a setting out of its range; the message names it.
+
+        Raises:
+            ValueError, TypeError: e.g. epochs 0 or -1, a batch size of 2.7, lr NaN or inf.
+        """
+        whole_number(self.epochs, "TrainConfig: epochs (--epochs)")
+        whole_number(self.batch_size, "TrainConfig: batch_size (--batch-size)")
+        real_number(self.lr, "TrainConfig: lr (--lr)", 0.0, low_open=True)
+        if len(self.betas or ()) != 2:
+            raise ValueError(f"TrainConfig: betas must be a pair (beta1, beta2), not {self.betas}")
+        for index, beta in enumerate(self.betas or ()):
+            real_number(beta, f"TrainConfig: betas[{index}]", 0.0, 1.0)
+        whole_number(self.z_dim, "TrainConfig: z_dim (--z-dim)")
+        whole_number(self.seed, "TrainConfig: seed (--seed)", minimum=0)
+        if self.limit is not None:
+            whole_number(self.limit, "TrainConfig: limit (--limit)")
+        if not isinstance(self.model_options, dict):
+            raise TypeError(
+                f"TrainConfig: model_options must be a dict, not {self.model_options!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The config as JSON-able data (stored in checkpoints)."""

@@ -22,6 +22,14 @@ from tinygen import backend
 from tinygen.models import GAN
 from tinygen.train.trainer import Trainer
 
+# L_G is computed with the D just updated (Algorithm 1), so when it is NaN D's update of the
+# step is in: the message says so. The model in memory is then half a step on; the checkpoint
+# on disk is whole, and the trainer refuses to go on except by resuming from it.
+HALF_STEP = (
+    "the discriminator's update of that step had been applied, the generator's was not (the "
+    "model in memory is half a step on, the checkpoint is not)"
+)
+
 
 class GANTrainer(Trainer):
     """Trains a GAN or AC-GAN; see ``Trainer`` for the arguments and the loop."""
@@ -65,7 +73,7 @@ class GANTrainer(Trainer):
         model.discriminator.requires_grad_(False)  # D frozen: no gradient for its weights
         try:
             loss_g = model.generator_loss(fake, fake_labels)
-            value_g = self.check_finite("loss_g", loss_g.item())
+            value_g = self.check_finite("loss_g", loss_g.item(), HALF_STEP)
             self.optimizers["generator"].zero_grad()
             loss_g.backward()
             self.optimizers["generator"].step()

@@ -2,8 +2,15 @@
 
 What lives here: ``Trainer`` (the loop: batches, a tqdm bar with losses and time left,
 per-step JSONL metrics, NaN/inf checks, a checkpoint + sample grid + loss curve every epoch,
-resume) and ``TrainingDiverged``. What does not: the settings (``config.py``) and one
-optimisation step of a model family (``vae_trainer.py``, ``gan_trainer.py``).
+resume), ``TrainingDiverged`` and ``RunWriteError``. What does not: the settings
+(``config.py``) and one optimisation step of a model family (``vae_trainer.py``,
+``gan_trainer.py``).
+
+What is never lost: a checkpoint is written only when every parameter and optimiser buffer
+is finite, so the last one on disk is always one to continue from. A NaN loss, a parameter
+gone NaN/inf, a full disk or Ctrl-C stops the run with a message saying which checkpoint is
+intact. A new run refuses a run folder holding another run (other model or settings) unless
+told to overwrite it.
 
 Resume is exact: the checkpoint holds the parameters, the optimisers' moments, tinygen's
 random generator, the DataLoader's generator and position, so that 1 epoch + resume 1 epoch
@@ -12,9 +19,12 @@ ends with the same bits as 2 epochs straight.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +32,17 @@ import numpy as np
 
 import tinygen
 from tinygen import backend, viz
+from tinygen.checks import whole_number
 from tinygen.data import DataLoader, load_split
 from tinygen.models import GAN, VAE, build_model
-from tinygen.train.checkpoint import FILENAME, load_checkpoint, save_checkpoint
+from tinygen.serialization import CheckpointError
+from tinygen.train.checkpoint import (
+    FILENAME,
+    checkpoint_file,
+    first_nonfinite,
+    load_checkpoint,
+    save_checkpoint,
+)
 from tinygen.train.config import ResolvedConfig, TrainConfig
 from tinygen.train.logging import MetricsLog
 
@@ -34,15 +52,26 @@ def grid_labels(model: Any) -> np.ndarray | None:
     return np.arange(100) // 10 % model.num_classes if model.conditional else None
 
 
+def checkpoint_note(checkpoint: Path | None, epoch: int | None) -> str:
+    """What is safe on disk: the last checkpoint of the run (and how to continue), or none."""
+    if checkpoint is None:
+        return "no checkpoint of this run has been written yet, so there is none to resume"
+    return (
+        f"the last good checkpoint, {checkpoint} (end of epoch {epoch}), is intact; continue "
+        "from it with --resume (trainer.fit(resume=True))"
+    )
+
+
 class TrainingDiverged(RuntimeError):  # noqa: N818 - the name the issue and users know
-    """A loss became NaN or infinite; training stopped before the bad step was applied.
+    """A loss, a parameter or an optimiser buffer became NaN or infinite; training stopped.
 
     Attributes:
-        loss_name: which loss ("loss", "loss_d", "loss_g", ...).
+        loss_name: what became non-finite ("loss", "loss_d", "loss_g", or e.g. "the
+            parameter 'decoder.1.weight'").
         value: its value (nan or +-inf).
-        step: the optimiser step (from 1) at which it happened.
+        step: the optimiser step (from 1) at which (or by which, for a parameter) it happened.
         epoch: the epoch (from 1).
-        checkpoint: the last good checkpoint, or None when no epoch had finished.
+        checkpoint: the last good checkpoint, or None when none of this run was written.
     """
 
     def __init__(
@@ -53,21 +82,35 @@ class TrainingDiverged(RuntimeError):  # noqa: N818 - the name the issue and use
         epoch: int,
         batch: int,
         checkpoint: Path | None,
-        checkpoint_epoch: int,
+        checkpoint_epoch: int | None,
+        applied: str = "that step was not applied",
+        when: str = "at",
     ) -> None:
         self.loss_name, self.value, self.step, self.epoch = loss_name, value, step, epoch
         self.checkpoint = checkpoint
-        where = (
-            f"the last good checkpoint, {checkpoint} (end of epoch {checkpoint_epoch}), "
-            "is intact; continue from it with --resume (trainer.fit(resume=True))"
-            if checkpoint is not None
-            else "no epoch had finished, so there is no checkpoint"
-        )
         super().__init__(
-            f"training diverged: {loss_name} became {value} at step {step} (epoch {epoch}, "
-            f"batch {batch}); that step was not applied, and {where}. Common fixes: a smaller "
-            "learning rate (--lr), another seed, or checking the data for NaNs."
+            f"training diverged: {loss_name} became {value} {when} step {step} (epoch {epoch}, "
+            f"batch {batch}); {applied}, and {checkpoint_note(checkpoint, checkpoint_epoch)}. "
+            "Common fixes: a smaller learning rate (--lr), another seed, or checking the data "
+            "for NaNs."
         )
+
+
+class RunWriteError(OSError):
+    """A file of the run folder could not be written (disk full, no permission, ...).
+
+    Attributes:
+        path: the file.
+        checkpoint: the run's last checkpoint (intact), or None when none was written.
+    """
+
+    def __init__(self, path: Path, error: OSError, note: str) -> None:
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.path = path
+        self.message = f"could not write {path} ({error.strerror or error}); {note}"
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Trainer:
@@ -128,9 +171,13 @@ class Trainer:
                 f"{config.batch_size}; lower --batch-size or raise --limit"
             )
         self.out = Path(config.out)
-        self.checkpoint_path = self.out / FILENAME
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"the run folder {self.out} is a file; choose another --out")
+        self.checkpoint_path = checkpoint_file(self.out / FILENAME)  # refused if a directory
         self.metrics_path = self.out / "metrics.jsonl"
         self.epoch, self.step, self.summaries = 0, 0, []
+        self.saved_epoch: int | None = None  # the epoch of this run's checkpoint on disk
+        self.diverged: TrainingDiverged | None = None
         self.valid_data = valid_data
         self.load_valid_split = valid_data is None and data is None
 
@@ -163,28 +210,65 @@ class Trainer:
         return self.model.decode_images(z.astype(np.float32), grid_labels(self.model)).numpy()
 
     # ----- the loop ---------------------------------------------------------------------------
-    def check_finite(self, name: str, value: float) -> float:
-        """Raise TrainingDiverged when a loss is NaN or infinite; return it otherwise."""
+    def check_finite(
+        self, name: str, value: float, applied: str = "that step was not applied"
+    ) -> float:
+        """Raise TrainingDiverged when a loss is NaN or infinite; return it otherwise.
+
+        Args:
+            name: the loss ("loss", "loss_d", ...).
+            value: its value.
+            applied: what of the current step was applied (said in the message).
+        """
         if not math.isfinite(value):
-            good = self.checkpoint_path if self.checkpoint_path.exists() and self.epoch else None
-            raise TrainingDiverged(
-                name, value, self.step, self.epoch + 1, self.loader.batch, good, self.epoch
-            )
+            raise self._diverged(name, value, self.loader.batch, applied)
         return value
 
-    def fit(self, resume: bool = False) -> list[dict[str, float]]:
+    def _diverged(
+        self, name: str, value: float, batch: int, applied: str, when: str = "at"
+    ) -> TrainingDiverged:
+        good = self.checkpoint_path if self.saved_epoch is not None else None
+        self.diverged = TrainingDiverged(
+            name, value, self.step, self.epoch + 1, batch, good, self.saved_epoch, applied, when
+        )
+        return self.diverged
+
+    def checkpoint_note(self) -> str:
+        """What of this run is safe on disk (for messages when training stops)."""
+        good = self.checkpoint_path if self.saved_epoch is not None else None
+        return checkpoint_note(good, self.saved_epoch)
+
+    def fit(self, resume: bool = False, overwrite: bool = False) -> list[dict[str, float]]:
         """Train up to ``config.epochs`` epochs; with resume, continue from the checkpoint.
+
+        Args:
+            resume: continue from the run folder's checkpoint (from scratch when none).
+            overwrite: a new run may replace a run folder holding another run.
 
         Returns:
             One summary dict per epoch (mean training losses, epoch time, end-of-epoch metrics).
 
         Raises:
-            TrainingDiverged: a loss became NaN/inf (the last checkpoint is left untouched).
+            TrainingDiverged: a loss or a parameter became NaN/inf (the last checkpoint is
+                left untouched).
+            RunWriteError: a file of the run folder could not be written.
+            ValueError: without resume or overwrite, the run folder holds another run.
+            RuntimeError: this trainer diverged and there is no checkpoint to resume from.
         """
         from tqdm.auto import tqdm  # lazy: ~0.1 s on every `tinygen` command, measured
 
+        if self.diverged is not None and not (resume and self.saved_epoch is not None):
+            raise RuntimeError(
+                f"this trainer diverged at step {self.diverged.step} and its model holds that "
+                "state; " + ("call fit(resume=True) to continue from its last checkpoint"
+                             if self.saved_epoch is not None else
+                             "build a new trainer (make_trainer) to start over")
+            )  # fmt: skip
+        if not resume:
+            self._refuse_another_run(overwrite)
         resumed = resume and self._resume()
-        log = MetricsLog(self.metrics_path, keep_until_step=self.step if resumed else None)
+        with self._writing(self.metrics_path):
+            log = MetricsLog(self.metrics_path, keep_until_step=self.step if resumed else None)
         per_epoch = len(self.loader)
         bar = tqdm(
             total=self.config.epochs * per_epoch,
@@ -202,6 +286,47 @@ class Trainer:
             log.close()
         return self.summaries
 
+    @contextlib.contextmanager
+    def _writing(self, path: Path) -> Iterator[None]:
+        """Turn an OSError while writing ``path`` into a RunWriteError that says what is safe."""
+        try:
+            yield
+        except OSError as error:
+            if isinstance(error, RunWriteError):
+                raise
+            note = self.checkpoint_note()
+            raise RunWriteError(Path(error.filename or path), error, note) from error
+
+    def _refuse_another_run(self, overwrite: bool) -> None:
+        """Refuse to start over a checkpoint of another run (other model or settings)."""
+        if overwrite or not self.checkpoint_path.exists():
+            return
+        how = "train elsewhere with --out, or replace it with --overwrite (fit(overwrite=True))"
+        try:
+            saved = load_checkpoint(self.checkpoint_path)
+        except CheckpointError as error:
+            raise ValueError(
+                f"{self.out} holds a checkpoint that cannot be used ({error}); {how}"
+            ) from None
+
+        if saved["kind"] != self.model.kind:
+            raise ValueError(
+                f"{self.out} holds a {saved['kind']} run, not a {self.model.kind}: {how}"
+            )
+
+        def plain(value: Any) -> Any:  # as stored in the checkpoint's JSON (tuples -> lists)
+            return json.loads(json.dumps(value))
+
+        ours = {"model_config": plain(self.model.config()), **plain(self.config.to_dict())}
+        theirs = {"model_config": saved["model_config"], **saved["config"]}
+        differ = [f"{k} {theirs.get(k)!r} there, {v!r} here" for k, v in ours.items()
+                  if k != "out" and theirs.get(k) != v]  # fmt: skip
+        if differ:
+            raise ValueError(
+                f"{self.out} holds a run with other settings ({'; '.join(differ)}; at epoch "
+                f"{saved['epoch']}): continue it with --resume, {how}"
+            )
+
     def _run_epoch(self, log: MetricsLog, bar: Any, start: float) -> None:
         epoch, epoch_start = self.epoch + 1, time.perf_counter()
         bar.set_description(f"{self.model.kind} epoch {epoch}/{self.config.epochs}")
@@ -212,26 +337,35 @@ class Trainer:
             values = self.train_step(batch)
             for key, value in values.items():
                 totals[key] = totals.get(key, 0.0) + value
-            log.write(
-                {"step": self.step, "epoch": epoch, **values, "time": time.perf_counter() - start}
-            )
+            with self._writing(self.metrics_path):
+                log.write({"step": self.step, "epoch": epoch, **values,
+                           "time": time.perf_counter() - start})  # fmt: skip
             bar.update(1)
             if self.step % 20 == 0:
                 bar.set_postfix({k: f"{values[k]:.3g}" for k in self.loss_keys}, refresh=False)
         seconds = time.perf_counter() - epoch_start
         self.model.eval()
-        self.epoch = epoch
+        bad = first_nonfinite(self.state_dict())
+        if bad is not None:  # checked before the epoch counts: a checkpoint is always finite
+            applied = f"the steps of epoch {epoch} were applied, its checkpoint was not written"
+            raise self._diverged(*bad, len(self.loader), applied, when="by")
         summary = {
             "epoch": epoch,
             "seconds": seconds,
             **{k: v / len(self.loader) for k, v in totals.items()},
             **self.end_of_epoch_metrics(),
         }
-        self.summaries.append(summary)
-        log.flush()
-        save_checkpoint(self.state_dict(), self.checkpoint_path)
+        state = self.state_dict()  # after the metrics: they draw from tinygen's generator
+        self.epoch = epoch
+        self.summaries.append(summary)  # (the list the state holds)
+        with self._writing(self.metrics_path):
+            log.flush()
+        with self._writing(self.checkpoint_path):
+            save_checkpoint({**state, "epoch": epoch}, self.checkpoint_path)
+        self.saved_epoch = epoch
         if self.pictures:
-            self.write_pictures(log)
+            with self._writing(self.out / "samples"):
+                self.write_pictures(log)
         if self.progress:
             text = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k != "epoch")
             bar.write(f"epoch {epoch}/{self.config.epochs}: {text}", file=sys.stdout)
@@ -260,18 +394,38 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a checkpoint into this trainer (its model must have the same shape)."""
+        """Restore a checkpoint into this trainer, all or nothing (same model shape needed).
+
+        Raises:
+            ValueError: another model, or a part of the state that does not fit (wrong
+                shapes, unknown hyperparameters, a malformed generator state); the trainer
+                is unchanged then.
+        """
         if state["kind"] != self.model.kind or state["model_config"] != self.model.config():
             raise ValueError(
                 f"the checkpoint holds a {state['kind']} {state['model_config']}, "
                 f"this trainer a {self.model.kind} {self.model.config()}"
             )
-        self.model.load_state_dict(state["model"])
-        for name, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(state["optimizers"][name])
-        backend.set_rng_state(state["rng"])
-        self.loader.load_state_dict(state["loader"])
-        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        loads = [self.model.prepare_load(state["model"])]  # everything is checked first
+        if sorted(state["optimizers"]) != sorted(self.optimizers):
+            raise ValueError(
+                f"the checkpoint holds the optimisers {sorted(state['optimizers'])}, this "
+                f"trainer {sorted(self.optimizers)}"
+            )
+        loads += [opt.prepare_load(state["optimizers"][k]) for k, opt in self.optimizers.items()]
+        epoch = whole_number(state["epoch"], "checkpoint: epoch", minimum=0)
+        step = whole_number(state["step"], "checkpoint: step", minimum=0)
+        rng, loader = backend.rng_state(), self.loader.state_dict()
+        try:  # the generators check their own states; undone when one is refused
+            backend.set_rng_state(state["rng"])
+            self.loader.load_state_dict(state["loader"])
+        except (KeyError, TypeError, ValueError) as error:
+            backend.set_rng_state(rng)
+            self.loader.load_state_dict(loader)
+            raise ValueError(f"the checkpoint's generator states do not fit: {error}") from None
+        for load in loads:  # now nothing can fail
+            load()
+        self.epoch, self.step = epoch, step
         self.summaries = list(state["summaries"])
 
     def _resume(self) -> bool:
@@ -283,6 +437,7 @@ class Trainer:
                 )
             return False
         self.load_state_dict(load_checkpoint(self.checkpoint_path))
+        self.saved_epoch, self.diverged = self.epoch, None
         if self.progress:
             print(
                 f"resuming from {self.checkpoint_path} (epoch {self.epoch}, step {self.step})",
