@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_models import synthetic_digits
+from helpers import synthetic_digits
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -23,19 +23,6 @@ from tinygen.train.vae_trainer import VAETrainer
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def mnist_available() -> bool:
-    try:
-        from tinygen.data import load_mnist
-
-        load_mnist("valid", download=False)
-    except Exception:  # noqa: BLE001 - any failure means the test needing MNIST skips
-        return False
-    return True
-
-
-needs_mnist = pytest.mark.skipif(not mnist_available(), reason="MNIST is not on this machine")
-
-
 @pytest.fixture(autouse=True)
 def synthetic_data(monkeypatch):
     def load_split(dataset, split, limit=None):
@@ -212,7 +199,7 @@ def test_train_refuses_a_folder_with_another_run_unless_overwrite(tmp_path, caps
     assert load_checkpoint(tmp_path)["config"]["lr"] == 5e-4
 
 
-@needs_mnist
+@pytest.mark.needs_mnist
 @pytest.mark.parametrize("script", ["train_vae.py", "train_cgan.py"])
 def test_example_smoke_runs_write_apart_from_real_runs(script, tmp_path, monkeypatch, capsys):
     monkeypatch.undo()  # the examples read the real data
