@@ -9,9 +9,10 @@ from tinygen.creation import manual_seed, ones, rand, randn, tensor, zeros, zero
 from tinygen.function import is_grad_enabled, no_grad, set_grad_enabled
 from tinygen.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygen.ops.elementwise import where
+from tinygen.ops.reduce import matmul
 from tinygen.ops.shape import cat, stack
 from tinygen.serialization import CheckpointError, load, save
-from tinygen.tensor import Tensor, float32, float64, int64, matmul
+from tinygen.tensor import Tensor, float32, float64, int64
 
 __all__ = [
     "CheckpointError",

@@ -1,4 +1,5 @@
-"""Reductions (sum, max) and matrix multiplication.
+"""Reductions (sum, max) and matrix multiplication (the op, and ``matmul``, the public
+function that ``@`` calls).
 
 ``mean``, ``var`` and ``min`` are composed from these by Tensor's methods (``tensor.py``);
 ``logsumexp`` and ``log_softmax`` live with the losses in ``nn/functional.py``.
@@ -10,7 +11,7 @@ from typing import Any
 
 from tinygen import backend
 from tinygen.function import Function, unbroadcast
-from tinygen.tensor import Axis, Tensor
+from tinygen.tensor import Axis, Tensor, binary_operands
 
 
 def _normalise_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
@@ -81,3 +82,17 @@ class MatMul(Function):
         grad_a = unbroadcast(grad_out @ b.swapaxes(-1, -2), a.shape) if a.requires_grad else None
         grad_b = unbroadcast(a.swapaxes(-1, -2) @ grad_out, b.shape) if b.requires_grad else None
         return grad_a, grad_b
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules; 1-D operands are lifted to matrices and back."""
+    a, b = binary_operands("MatMul", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"MatMul: cannot multiply a 0-d tensor ({a.shape} @ {b.shape})")
+    left, right = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
+    out = MatMul.apply(left, right)
+    if a.ndim == 1:
+        out = out.reshape(*out.shape[:-2], out.shape[-1])
+    if b.ndim == 1:
+        out = out.reshape(*out.shape[:-1])
+    return out
