@@ -7,7 +7,7 @@ What lives here: ``TensorIdioms``, the mixin that gives Tensor ``view``, ``unsqu
 (``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``). Nothing here computes: every alias
 calls a Tensor method that exists under its NumPy name (``docs/from-pytorch.md`` lists them).
 What does not live here: the module-level spellings (``tinygen.exp(x)``, in
-``functions.py``), the constructors (``creation.py``) and NumPy's own functions on Tensors
+``aliases.py``), the constructors (``creation.py``) and NumPy's own functions on Tensors
 (``numpy_interop.py``). This module imports nothing from tinygen, so tensor.py can import it
 first.
 """

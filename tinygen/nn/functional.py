@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
+from tinygen.function import check_dtypes
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
 from tinygen.tensor import Tensor, as_tensor
@@ -44,8 +45,11 @@ def linear(
 ) -> Tensor:
     """y = act(x @ weight^T + bias), one fused op; x (..., in), weight (out, in), bias (out,).
 
-    ``activation`` is None, "relu", "leaky_relu" (with ``slope``), "tanh" or "sigmoid".
+    ``activation`` is None, "relu", "leaky_relu" (with ``slope``), "tanh" or "sigmoid". x,
+    weight and bias share one dtype (a float64 x with float32 weights is a TypeError: cast
+    x with ``x.astype(tinygen.float32)`` or the model with ``model.double()``).
     """
+    x = as_tensor(x, weight)  # a NumPy batch becomes a constant (and keeps its dtype)
     if activation not in fused_linear.ACTIVATIONS:
         raise ValueError(
             f"activation must be one of {fused_linear.ACTIVATIONS}, not {activation!r}"
@@ -66,14 +70,18 @@ def _zero_bias(weight: Tensor) -> Tensor:
     return Tensor._wrap(backend.array_module(weight.data).zeros(weight.shape[0], weight.dtype))
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0), elementwise."""
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0), elementwise. ``inplace`` is accepted for PyTorch code and changes nothing:
+    tinygen's ops never overwrite their inputs."""
     return x.relu()
 
 
-def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
-    """x where x > 0, else slope * x, elementwise."""
-    return x.leaky_relu(slope)
+def leaky_relu(
+    x: Tensor, slope: float = 0.01, inplace: bool = False, *, negative_slope: float | None = None
+) -> Tensor:
+    """x where x > 0, else slope * x, elementwise (``negative_slope`` is PyTorch's name for
+    ``slope``; ``inplace`` changes nothing, as in ``relu``)."""
+    return x.leaky_relu(slope if negative_slope is None else negative_slope)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -144,6 +152,7 @@ def binary_cross_entropy_with_logits(
     """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z (finite at z = +-800)."""
     _check_reduction(reduction)
     target = as_tensor(target, logits)
+    check_dtypes("binary_cross_entropy_with_logits", (logits, target), ("input", "target"))
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
     return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
@@ -152,6 +161,7 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
     """-[t log p + (1 - t) log(1 - p)] from probabilities; logs clipped at the dtype's tiny
     number (about -87 in float32) so p = 0 or 1 stays finite. Prefer the logits version."""
     target = as_tensor(target, probs)
+    check_dtypes("binary_cross_entropy", (probs, target), ("input", "target"))
     _check_same_shape("binary_cross_entropy", probs, target)
     tiny = float(np.finfo(probs.dtype).tiny)
     log_p = probs.clip(tiny, 1.0).log()
@@ -181,6 +191,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """(prediction - target)^2, reduced."""
     target = as_tensor(target, prediction)
+    check_dtypes("mse_loss", (prediction, target), ("input", "target"))
     _check_same_shape("mse_loss", prediction, target)
     difference = prediction - target
     return _reduce(difference * difference, reduction)
@@ -189,6 +200,7 @@ def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j),
     summed over the last axis: one value per row (Kingma & Welling 2014, appendix B)."""
+    check_dtypes("gaussian_kl", (mu, logvar), ("mu", "logvar"))
     _check_same_shape("gaussian_kl", mu, logvar)
     if mu.ndim != 2:  # the fused op takes rows; other shapes use the composed formula
         return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(axis=-1)
@@ -198,6 +210,7 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
     """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) from the seeded generator: the
     reparameterization trick (Kingma & Welling 2014, section 2.4), one fused op."""
+    check_dtypes("reparameterize", (mu, logvar), ("mu", "logvar"))
     _check_same_shape("reparameterize", mu, logvar)
     eps = backend.rng(mu.device).standard_normal(mu.shape, dtype=mu.dtype)
     return fused_losses.Reparameterize.apply(mu, logvar, eps=eps)

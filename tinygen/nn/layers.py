@@ -1,4 +1,8 @@
-"""The layers: Linear, the activations, Sequential, Dropout, BatchNorm1d, Embedding."""
+"""The layers: Linear, the activations, Sequential, Dropout, BatchNorm1d, Embedding.
+
+The loss modules (``nn.MSELoss`` ...) are in ``losses.py``, the functions they call in
+``functional.py``.
+"""
 
 from __future__ import annotations
 
@@ -85,12 +89,17 @@ class Sequential(Module):
 
 
 class ReLU(Module):
+    """max(x, 0). ``inplace`` is accepted for PyTorch code; tinygen never overwrites inputs."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
 
@@ -114,8 +123,8 @@ class Sigmoid(Module):
 class Dropout(Module):
     """Inverted dropout: active in train mode, the identity in eval mode."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()  # inplace: accepted for PyTorch code, changes nothing
         if not 0 <= p < 1:
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = p

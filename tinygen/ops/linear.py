@@ -47,6 +47,8 @@ class Linear(Function):
     """y = act(x @ W^T + b);  with g = dL/dy * act'(.):  dL/dx = g @ W,  dL/dW = g^T @ x,
     dL/db = sum of g over the batch.  x: (B, in), W: (out, in), b: (out,), y: (B, out)."""
 
+    input_names = ("input", "weight", "bias")
+
     @staticmethod
     def forward(
         ctx: Function, x: Any, weight: Any, bias: Any, activation: Any, slope: float
