@@ -137,9 +137,9 @@ def check_dtypes(op: str, tensors: Sequence[Tensor], names: Sequence[str] = ()) 
         return names[i] if i < len(names) else f"input {i}"
 
     fix = f"cast the {name(other)} with .astype(tinygen.{a})"
-    if b.kind == "f":
-        fix += f" or the {name(first)} with .astype(tinygen.{b})"
-        fix += "; a model's parameters all at once with model.float() or model.double()"
+    if b.kind == "f":  # two float dtypes: either side may be cast, the first one named first
+        fix = f"cast the {name(first)} with .astype(tinygen.{b}) or the {name(other)} with "
+        fix += f".astype(tinygen.{a}); a model's parameters: model.float() or model.double()"
     raise TypeError(
         f"{op}: dtype mismatch, {a} ({name(first)}) vs {b} ({name(other)}); tinygen never "
         f"changes a dtype silently: {fix}"

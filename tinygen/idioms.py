@@ -1,7 +1,7 @@
 """The PyTorch spellings of Tensor's methods, each a thin alias over a NumPy-named one.
 
 What lives here: ``TensorIdioms``, the mixin that gives Tensor ``view``, ``unsqueeze``,
-``numel``, ``pow``, ``dim()`` and the Python-number conversions (``float(t)``, ``int(t)``,
+``numel``, ``pow``, ``dim()``, ``cpu()`` and the Python-number conversions (``float(t)``, ``int(t)``,
 ``round(t)``, ``f"{t:.4f}"``); ``Size``, the callable int that ``Tensor.size`` returns; and
 ``accepts_dim``, the decorator that lets a NumPy-style method also take PyTorch's keywords
 (``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``). Nothing here computes: every alias
@@ -114,6 +114,7 @@ class TensorIdioms:
         def item(self) -> Any: ...
         def expand_dims(self, axis: int) -> Tensor: ...
         def __pow__(self, other: Any) -> Tensor: ...
+        def to(self, device: str) -> Tensor: ...
 
     def view(self, *shape: Any) -> Tensor:
         """PyTorch's name for ``reshape`` (tinygen always copies or views as NumPy does)."""
@@ -130,6 +131,10 @@ class TensorIdioms:
     def dim(self) -> int:
         """PyTorch's name for ``ndim``."""
         return self.ndim
+
+    def cpu(self) -> Tensor:
+        """PyTorch's name for ``to("cpu")``."""
+        return self.to("cpu")
 
     def pow(self, exponent: Any) -> Tensor:
         """PyTorch's name for ``self ** exponent``."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
-from tinygen.function import no_grad
+from tinygen.function import check_dtypes, no_grad
 from tinygen.nn import functional as F
 from tinygen.nn.module import Module, Parameter
 from tinygen.tensor import Tensor
@@ -154,6 +154,7 @@ class BatchNorm1d(Module):
             raise ValueError(
                 f"BatchNorm1d({self.num_features}) takes (N, {self.num_features}), not {x.shape}"
             )
+        check_dtypes("BatchNorm1d", (x, self.weight), ("input", "weight"))
         if self.training:
             if x.shape[0] < 2:
                 raise ValueError("BatchNorm1d in train mode needs more than one row per batch")
