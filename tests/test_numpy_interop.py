@@ -67,7 +67,12 @@ NUMPY_CASES = [
         lambda a: np.mean(a, axis=-1, keepdims=True),
     ),
     Case("np.var", "reduce", lambda a: np.var(a, axis=0), lambda a: np.var(a, axis=0)),
-    Case("np.var_ddof", "rows", lambda a: np.var(a, ddof=1), lambda a: np.var(a, ddof=1)),
+    Case(
+        "np.var_ddof",  # two rows at least, so that n - 1 > 0
+        "rows",
+        lambda a: np.var(np.stack([a, np.exp(a)]), axis=0, ddof=1),
+        lambda a: np.var(np.stack([a, np.exp(a)]), axis=0, ddof=1),
+    ),
     Case("np.max", "reduce", lambda a: np.max(a, axis=-1), lambda a: np.max(a, axis=-1), distinct),
     Case("np.amin", "reduce", lambda a: np.amin(a, axis=0), lambda a: np.amin(a, axis=0), distinct),
     Case("np.reshape", "unary", lambda a: np.reshape(a, -1), lambda a: np.reshape(a, -1)),

@@ -1,15 +1,15 @@
 """The PyTorch spellings of Tensor's methods, each a thin alias over a NumPy-named one.
 
 What lives here: ``TensorIdioms``, the mixin that gives Tensor ``view``, ``unsqueeze``,
-``numel``, ``pow``, ``dim()``, ``cpu()`` and the Python-number conversions (``float(t)``, ``int(t)``,
-``round(t)``, ``f"{t:.4f}"``); ``Size``, the callable int that ``Tensor.size`` returns; and
-``accepts_dim``, the decorator that lets a NumPy-style method also take PyTorch's keywords
-(``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``). Nothing here computes: every alias
-calls a Tensor method that exists under its NumPy name (``docs/from-pytorch.md`` lists them).
-What does not live here: the module-level spellings (``tinygen.exp(x)``, in
-``aliases.py``), the constructors (``creation.py``) and NumPy's own functions on Tensors
-(``numpy_interop.py``). This module imports nothing from tinygen, so tensor.py can import it
-first.
+``numel``, ``pow``, ``dim()``, ``cpu()`` and the Python-number conversions (``float(t)``,
+``int(t)``, ``round(t)``, ``f"{t:.4f}"``); ``Size``, the callable int that ``Tensor.size``
+returns; and ``accepts_dim``, the decorator that lets a NumPy-style method also take
+PyTorch's keywords (``dim=`` for ``axis=``, ``keepdim=`` for ``keepdims=``). Nothing here
+computes: every alias calls a Tensor method that exists under its NumPy name
+(``docs/from-pytorch.md`` lists them). What does not live here: the module-level spellings
+(``tinygen.exp(x)``, in ``aliases.py``), the constructors (``creation.py``) and NumPy's own
+functions on Tensors (``numpy_interop.py``). This module imports nothing from tinygen, so
+tensor.py can import it first.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ train_loader = DataLoader(
 
 class VAE(nn.Module):
     def __init__(self):
-        super(VAE, self).__init__()
+        super(VAE, self).__init__()  # noqa: UP008 - as the example writes it
         self.fc1 = nn.Linear(784, 400)
         self.fc21 = nn.Linear(400, 20)
         self.fc22 = nn.Linear(400, 20)
@@ -83,7 +83,7 @@ def train(epoch):
         optimizer.step()
         if batch_idx % log_interval == 0:
             print(
-                "Train Epoch: {} [{}/{} ({:.0f}%)]\tLoss: {:.6f}".format(
+                "Train Epoch: {} [{}/{} ({:.0f}%)]\tLoss: {:.6f}".format(  # noqa: UP032
                     epoch,
                     batch_idx * len(data),
                     len(train_loader.dataset),

@@ -2,7 +2,8 @@
 
 Every loss is written to stay finite where its math is finite: BCE straight from logits,
 log-softmax through log-sum-exp, the Gaussian KL in closed form. ``reduction`` is
-"mean" (default), "sum" or "none", as in PyTorch.
+"mean" (default), "sum" or "none", as in PyTorch. The functions with an ``axis`` also take
+PyTorch's ``dim=`` (``F.softmax(x, dim=1)``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.function import check_dtypes
+from tinygen.idioms import accepts_dim
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
 from tinygen.tensor import Tensor, as_tensor
@@ -124,16 +126,19 @@ def one_hot(labels: Any, num_classes: int) -> Tensor:
 
 
 # ----- log-probabilities ----------------------------------------------------------------------
+@accepts_dim
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = x - logsumexp(x), computed stably (one fused op)."""
     return fused_losses.LogSoftmax.apply(x, axis=axis)
 
 
+@accepts_dim
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum exp(x) along axis, as exp(log_softmax(x)) (stable)."""
     return log_softmax(x, axis).exp()
 
 
+@accepts_dim
 def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
     """log sum exp(x) = m + log sum exp(x - m) with m = max(x) (a constant for the gradient)."""
     m = x.max(axis=axis, keepdims=True).detach()
