@@ -106,9 +106,10 @@ class TensorIdioms:
     __slots__ = ()
 
     if TYPE_CHECKING:  # provided by Tensor
-        shape: tuple[int, ...]
-        ndim: int
         data: Any
+
+        @property
+        def ndim(self) -> int: ...
 
         def reshape(self, *shape: Any) -> Tensor: ...
         def item(self) -> Any: ...

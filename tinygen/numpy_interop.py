@@ -208,7 +208,7 @@ FUNCTIONS: dict[Any, Callable[..., Any]] = {
 }
 
 # functions whose result carries no gradient to lose (shapes, truth values): always allowed
-NO_GRADIENT = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal}
+NO_GRADIENT: set[Any] = {np.shape, np.ndim, np.size, np.allclose, np.isclose, np.array_equal}
 NO_GRADIENT |= {np.all, np.any, np.isfinite, np.isnan, np.isinf, np.signbit}
 
 

@@ -2,7 +2,7 @@
 
 What lives here: the Tensor class, its one-line operator methods that forward to the ops in
 ``tinygen/ops``, the type aliases ``DTypeLike`` and ``Axis``, and the conversions other
-modules share (``as_dtype``, ``as_tensor``, ``binary_operands``). What does not: the
+modules share (``as_dtype``, ``as_tensor``, ``check_devices``). What does not: the
 constructors (``tensor``, ``zeros``, ``randn``, ... in ``creation.py``), the ops' math
 (``ops/``), the dtype rule's one check (``check_dtypes``, beside ``Function`` in
 ``function.py``), the backward pass (``autograd.py``), the NumPy/CuPy switch
@@ -95,7 +95,8 @@ class Tensor(TensorIdioms):
             )
         self._requires_grad = bool(requires_grad)
 
-    # read through a C getter (no Python frame on the hot path); every write is checked
+    # every write is checked; the engine's hot loops (Function.apply, autograd) read the slot
+    # _requires_grad itself, about 4x faster than this property
     requires_grad = property(operator.attrgetter("_requires_grad"), _set_requires_grad)
 
     # ----- properties ---------------------------------------------------------------
@@ -402,28 +403,30 @@ def as_tensor(value: Any, like: Tensor) -> Tensor:
     return Tensor._wrap(array)
 
 
-def binary_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Lift constants, then check the dtype rule and the devices for a binary op: integer
-    and boolean operands take the floating operand's dtype; two float dtypes never mix."""
+def check_devices(op: str, a: Tensor, b: Tensor) -> None:
+    """Raise, naming the op, when two operands live on different devices."""
+    if a.device != b.device:
+        raise RuntimeError(
+            f"{op}: device mismatch, {a.device} (left) vs {b.device} (right); "
+            "move one side with .to(device)"
+        )
+
+
+def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
+    """Apply a binary op after lifting constants and checking dtypes and devices agree:
+    integer and boolean operands take the floating operand's dtype; two float dtypes never
+    mix (Function.apply would refuse them too; here the message says left and right)."""
     if not isinstance(a, Tensor):
         a = as_tensor(a, b)
     elif not isinstance(b, Tensor):
         b = as_tensor(b, a)
     if a.data.dtype != b.data.dtype:
         if a.dtype.kind == "f" and b.dtype.kind == "f":
-            check_dtypes(op, (a, b), ("left", "right"))
+            check_dtypes(op.__name__, (a, b), ("left", "right"))
         a, b = (a, b.astype(a.dtype)) if a.dtype.kind == "f" else (a.astype(b.dtype), b)
-    if backend.gpu_loaded() and a.device != b.device:
-        raise RuntimeError(
-            f"{op}: device mismatch, {a.device} (left) vs {b.device} (right); "
-            "move one side with .to(device)"
-        )
-    return a, b
-
-
-def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
-    """Apply a binary op after lifting constants and checking dtypes and devices agree."""
-    return op.apply(*binary_operands(op.__name__, a, b))
+    if backend.gpu_loaded():
+        check_devices(op.__name__, a, b)
+    return op.apply(a, b)
 
 
 def _plain_index(index: Any) -> Any:

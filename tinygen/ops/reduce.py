@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.function import Function, unbroadcast
-from tinygen.tensor import Axis, Tensor, binary_operands
+from tinygen.function import Function, check_dtypes, unbroadcast
+from tinygen.tensor import Axis, Tensor, as_tensor, check_devices
 
 
 def _normalise_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
@@ -86,7 +86,10 @@ class MatMul(Function):
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules; 1-D operands are lifted to matrices and back."""
-    a, b = binary_operands("MatMul", a, b)
+    a, b = (a, as_tensor(b, a)) if isinstance(a, Tensor) else (as_tensor(a, b), b)
+    check_dtypes("MatMul", (a, b), ("left", "right"))
+    if backend.gpu_loaded():
+        check_devices("MatMul", a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"MatMul: cannot multiply a 0-d tensor ({a.shape} @ {b.shape})")
     left, right = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
