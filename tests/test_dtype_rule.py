@@ -76,6 +76,8 @@ def in_dtype_of(model: nn.Module, like: tg.Tensor) -> nn.Module:
 # (what the user called, the name the error must start with, the call on float32 + float64)
 FUSED_AND_COMPOSED: list[tuple[str, str, Callable]] = [
     ("F.linear", "Linear", lambda a, b: F.linear(b, a)),
+    ("F.linear_relu_kernel", "Linear", lambda a, b: F.linear(b, a, activation="relu")),
+    ("F.linear_bias", "Linear", lambda a, b: F.linear(a, a, bias=b[:, 0])),
     ("nn.Linear", "Linear", lambda a, b: in_dtype_of(nn.Linear(3, 2), a)(b)),
     ("x @ W.T", "MatMul", lambda a, b: b @ a.T),
     ("cat", "cat", lambda a, b: tg.cat([a, b], axis=0)),
