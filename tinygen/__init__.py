@@ -5,7 +5,7 @@ This module only re-exports the public API; see README.md for a tour.
 
 from tinygen import backend, distributions, nn, optim
 from tinygen.aliases import (
-    abs,
+    abs,  # noqa: F401 - public, outside __all__ (see below)
     argmax,
     argmin,
     clip,
@@ -13,17 +13,17 @@ from tinygen.aliases import (
     expand_dims,
     flatten,
     log,
-    max,
+    max,  # noqa: F401 - public, outside __all__ (see below)
     mean,
-    min,
-    pow,
+    min,  # noqa: F401 - public, outside __all__ (see below)
+    pow,  # noqa: F401 - public, outside __all__ (see below)
     relu,
     reshape,
     sigmoid,
     softplus,
     sqrt,
     squeeze,
-    sum,
+    sum,  # noqa: F401 - public, outside __all__ (see below)
     swapaxes,
     tanh,
     transpose,
@@ -53,8 +53,9 @@ from tinygen.ops.shape import cat, stack
 from tinygen.serialization import CheckpointError, load, save
 from tinygen.tensor import Tensor, float32, float64, int64
 
+# tinygen.abs, max, min, pow and sum exist but stay out of __all__, so that
+# `from tinygen import *` never hides the Python builtins of the same names
 __all__ = [
-    "abs",
     "arange",
     "argmax",
     "argmin",
@@ -79,15 +80,12 @@ __all__ = [
     "log",
     "manual_seed",
     "matmul",
-    "max",
     "mean",
-    "min",
     "nn",
     "no_grad",
     "ones",
     "ones_like",
     "optim",
-    "pow",
     "rand",
     "rand_like",
     "randn",
@@ -101,7 +99,6 @@ __all__ = [
     "sqrt",
     "squeeze",
     "stack",
-    "sum",
     "swapaxes",
     "tanh",
     "Tensor",

@@ -93,9 +93,9 @@ class Function:
         arrays = [t.data for t in inputs]
         # the dtype rule (Tensor's docstring): one dtype per op; for two inputs an identity
         # test first (about 0.1 us, where the full check would cost a microsecond per op)
-        count = len(arrays)
-        if count > 2 or (count == 2 and arrays[0].dtype is not arrays[1].dtype):
-            check_dtypes(cls.__name__, inputs, cls.input_names)
+        if len(arrays) > 1:
+            if len(arrays) > 2 or arrays[0].dtype is not arrays[1].dtype:
+                check_dtypes(cls.__name__, inputs, cls.input_names)
         try:
             data = cls.forward(ctx, *arrays, **params)
         except ValueError as error:  # broadcast / shape mismatches: name the op and shapes
