@@ -4,42 +4,108 @@ This module only re-exports the public API; see README.md for a tour.
 """
 
 from tinygen import backend, distributions, nn, optim
+from tinygen.aliases import (
+    abs,  # noqa: F401 - public, outside __all__ (see below)
+    argmax,
+    argmin,
+    clip,
+    exp,
+    expand_dims,
+    flatten,
+    log,
+    max,  # noqa: F401 - public, outside __all__ (see below)
+    mean,
+    min,  # noqa: F401 - public, outside __all__ (see below)
+    pow,  # noqa: F401 - public, outside __all__ (see below)
+    relu,
+    reshape,
+    sigmoid,
+    softplus,
+    sqrt,
+    squeeze,
+    sum,  # noqa: F401 - public, outside __all__ (see below)
+    swapaxes,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+)
 from tinygen.autograd import grad
-from tinygen.creation import manual_seed, ones, rand, randn, tensor, zeros, zeros_like
+from tinygen.creation import (
+    arange,
+    full,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from tinygen.function import is_grad_enabled, no_grad, set_grad_enabled
 from tinygen.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from tinygen.ops.elementwise import where
+from tinygen.ops.reduce import matmul
 from tinygen.ops.shape import cat, stack
 from tinygen.serialization import CheckpointError, load, save
-from tinygen.tensor import Tensor, float32, float64, int64, matmul
+from tinygen.tensor import Tensor, float32, float64, int64
 
+# tinygen.abs, max, min, pow and sum exist but stay out of __all__, so that
+# `from tinygen import *` never hides the Python builtins of the same names
 __all__ = [
-    "CheckpointError",
-    "GradcheckError",
-    "gradcheck",
-    "gradgradcheck",
-    "load",
-    "save",
-    "Tensor",
+    "arange",
+    "argmax",
+    "argmin",
     "backend",
-    "distributions",
-    "nn",
-    "optim",
     "cat",
+    "CheckpointError",
+    "clip",
+    "distributions",
+    "exp",
+    "expand_dims",
+    "flatten",
     "float32",
     "float64",
+    "full",
     "grad",
+    "gradcheck",
+    "GradcheckError",
+    "gradgradcheck",
     "int64",
     "is_grad_enabled",
+    "load",
+    "log",
     "manual_seed",
     "matmul",
+    "mean",
+    "nn",
     "no_grad",
     "ones",
+    "ones_like",
+    "optim",
     "rand",
+    "rand_like",
     "randn",
+    "randn_like",
+    "relu",
+    "reshape",
+    "save",
     "set_grad_enabled",
+    "sigmoid",
+    "softplus",
+    "sqrt",
+    "squeeze",
     "stack",
+    "swapaxes",
+    "tanh",
+    "Tensor",
     "tensor",
+    "transpose",
+    "unsqueeze",
+    "var",
     "where",
     "zeros",
     "zeros_like",

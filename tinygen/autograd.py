@@ -38,7 +38,7 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         visited.add(id(node))
         stack.append((node, True))
         if node._ctx is not None:
-            stack.extend((p, False) for p in node._ctx.inputs if p.requires_grad)
+            stack.extend((p, False) for p in node._ctx.inputs if p._requires_grad)  # the slot
     return order
 
 
@@ -66,7 +66,7 @@ def _run(
                 continue
             grads_in = ctx.backward(ctx, grad_out)
             for parent, grad in zip(ctx.inputs, grads_in):
-                if grad is None or not parent.requires_grad:
+                if grad is None or not parent._requires_grad:
                     continue
                 key = id(parent)
                 grads[key] = grad if key not in grads else grads[key] + grad

@@ -1,4 +1,6 @@
-"""Ways to make tensors: from data, filled with a constant, or drawn at random.
+"""Ways to make tensors: from data, filled with a constant, a range, or drawn at random.
+
+Each has a ``*_like`` twin that takes another tensor's shape, dtype and device.
 
 The Tensor class and its dtype conversion (``as_dtype``) are in ``tensor.py``; the seeded
 generators behind ``randn`` and ``rand`` are in ``backend.py``.
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.tensor import DTypeLike, Tensor, as_dtype, float32, float64
+from tinygen.tensor import DTypeLike, Tensor, as_dtype, float32, float64, int64
 
 
 def tensor(
@@ -27,6 +29,8 @@ def _filled(fill: str, shape: tuple, dtype: DTypeLike, device: str | None, requi
     shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
     device = backend.check_device(device)
     dtype = as_dtype(dtype) or float32
+    if fill in ("randn", "rand") and dtype.kind != "f":
+        raise TypeError(f"{fill}: random draws are floating, not {dtype}; give a float dtype")
     xp = backend.xp_for(device)
     if fill in ("zeros", "ones"):
         array = getattr(xp, fill)(shape, dtype=dtype)
@@ -66,9 +70,82 @@ def rand(
     return _filled("rand", shape, dtype, device, requires_grad)
 
 
-def zeros_like(x: Tensor) -> Tensor:
-    """Zeros of x's shape, dtype and device (a constant: no grad)."""
-    return Tensor._wrap(backend.array_module(x.data).zeros_like(x.data))
+def full(
+    shape: Any,
+    fill_value: Any,
+    dtype: DTypeLike = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A tensor of shape ``shape`` filled with one value (NumPy's and PyTorch's ``full``).
+
+    Args:
+        shape: an int or a tuple of ints.
+        fill_value: the value; without ``dtype`` its dtype is ``tensor(fill_value)``'s
+            (a Python float gives float32, a Python int int64).
+        dtype: the dtype, if not the fill value's.
+        device: "cpu" or "cuda".
+        requires_grad: make it a leaf that requires grad (floating dtypes only).
+
+    Returns:
+        The filled tensor.
+    """
+    value = Tensor(fill_value, dtype=dtype, device=device).data
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    filled = backend.xp_for(backend.check_device(device)).full(shape, value, dtype=value.dtype)
+    return Tensor(filled, requires_grad=requires_grad)
+
+
+def arange(
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: DTypeLike = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Evenly spaced values in [start, stop), as ``np.arange`` (and ``torch.arange``).
+
+    Args:
+        start: the first value (or, alone, the stop, starting at 0).
+        stop: the end, excluded.
+        step: the spacing.
+        dtype: the dtype; by default int64 when every argument is an int, else float32.
+        device: "cpu" or "cuda".
+        requires_grad: make it a leaf that requires grad (floating dtypes only).
+
+    Returns:
+        A 1-D tensor.
+    """
+    start, stop = (0, start) if stop is None else (start, stop)
+    values = [start, stop, step]
+    default = int64 if all(isinstance(v, int) for v in values) else float32
+    array = backend.xp_for(backend.check_device(device)).arange(start, stop, step)
+    return Tensor(array, dtype=as_dtype(dtype) or default, requires_grad=requires_grad)
+
+
+def _like(fill: str, x: Tensor, dtype: DTypeLike, requires_grad: bool) -> Tensor:
+    return _filled(fill, x.shape, as_dtype(dtype) or x.dtype, x.device, requires_grad)
+
+
+def zeros_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of x's shape, dtype and device (a constant unless requires_grad)."""
+    return _like("zeros", x, dtype, requires_grad)
+
+
+def ones_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Ones of x's shape, dtype and device (a constant unless requires_grad)."""
+    return _like("ones", x, dtype, requires_grad)
+
+
+def randn_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal draws of x's shape, dtype and device (seeded, as ``randn``)."""
+    return _like("randn", x, dtype, requires_grad)
+
+
+def rand_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -> Tensor:
+    """Uniform [0, 1) draws of x's shape, dtype and device (seeded, as ``rand``)."""
+    return _like("rand", x, dtype, requires_grad)
 
 
 def manual_seed(seed: int) -> None:

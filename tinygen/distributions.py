@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from tinygen import backend
+from tinygen.function import check_dtypes
 from tinygen.tensor import Tensor, as_tensor
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -22,11 +23,16 @@ class Normal:
     Args:
         loc: the mean (Tensor or number).
         scale: the standard deviation, > 0 (Tensor or number); broadcast with loc.
+
+    Numbers take the dtype of the other parameter when it is a floating Tensor, else the
+    default float32 (so ``Normal(0, 1)`` is float32); two Tensors must share one float dtype.
+
+    Raises:
+        TypeError: when loc and scale are Tensors of different dtypes, or not floating.
     """
 
     def __init__(self, loc: Any, scale: Any) -> None:
-        self.loc = loc if isinstance(loc, Tensor) else Tensor(loc)
-        self.scale = as_tensor(scale, self.loc)
+        self.loc, self.scale = _parameters("Normal", loc=loc, scale=scale)
         if (self.scale.data <= 0).any():
             raise ValueError("Normal: scale must be positive")
         xp = backend.array_module(self.loc.data)
@@ -47,6 +53,7 @@ class Normal:
     def log_prob(self, x: Any) -> Tensor:
         """log N(x; loc, scale^2) = -(x - loc)^2 / (2 scale^2) - log scale - log sqrt(2 pi)."""
         x = as_tensor(x, self.loc)
+        check_dtypes("Normal.log_prob", (x, self.loc), ("value", "loc"))
         z = (x - self.loc) / self.scale
         return -0.5 * z * z - self.scale.log() - LOG_SQRT_2PI
 
@@ -65,6 +72,17 @@ class Normal:
         return self.scale
 
 
+def _parameters(name: str, **values: Any) -> list[Tensor]:
+    """The parameters as Tensors of one floating dtype: a Tensor's, or float32 (the rule)."""
+    like = next((v for v in values.values() if isinstance(v, Tensor)), None)
+    like = Tensor(0.0) if like is None or like.dtype.kind != "f" else like
+    tensors = [as_tensor(v, like) for v in values.values()]
+    check_dtypes(name, tensors, list(values))
+    if tensors[0].dtype.kind != "f":
+        raise TypeError(f"{name}: parameters must be floating, not {tensors[0].dtype}")
+    return tensors
+
+
 def kl_divergence(p: Normal, q: Normal) -> Tensor:
     """KL(p || q) for two Normals, elementwise, in closed form.
 
@@ -72,6 +90,7 @@ def kl_divergence(p: Normal, q: Normal) -> Tensor:
     """
     if not (isinstance(p, Normal) and isinstance(q, Normal)):
         raise TypeError("kl_divergence is defined here for two Normal distributions")
+    check_dtypes("kl_divergence", (p.loc, q.loc), ("p", "q"))
     variance_ratio = (p.scale / q.scale) ** 2
     mean_term = ((p.loc - q.loc) / q.scale) ** 2
     return 0.5 * (variance_ratio + mean_term - 1.0) - (p.scale / q.scale).log()

@@ -19,7 +19,9 @@ so a gradient is itself differentiable: that is what makes double backward
 ``create_graph`` is off, backward runs with recording switched off, so those Tensor ops
 cost one array operation each and build no graph.
 
-Graph bookkeeping (which Tensor came from which op) lives here too; the backward pass that
+Graph bookkeeping (which Tensor came from which op) lives here too, and the one check of
+the dtype rule (``check_dtypes``; the rule is written in Tensor's docstring), which
+``apply`` runs for every op with more than one input; the backward pass that
 walks the graph is in ``autograd.py``, the ops themselves in ``ops/``.
 """
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 _grad_enabled = True
@@ -70,6 +72,7 @@ class Function:
     inputs: tuple[Tensor, ...]
     saved: tuple[Any, ...]
     _output: weakref.ref[Tensor]
+    input_names: tuple[str, ...] = ()  # what a dtype-mismatch message calls each input
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep what backward needs (arrays or Tensors) and nothing else."""
@@ -98,21 +101,61 @@ class Function:
         """Run the op forward on Tensors and, when recording, link the result to the graph."""
         ctx = cls()
         ctx.saved = ()
+        arrays = [t.data for t in inputs]
+        # the dtype rule (Tensor's docstring): one dtype per op; for two inputs an identity
+        # test first (about 0.1 us, where the full check would cost a microsecond per op)
+        if len(arrays) > 1:
+            if len(arrays) > 2 or arrays[0].dtype is not arrays[1].dtype:
+                check_dtypes(cls.__name__, inputs, cls.input_names)
         try:
-            data = cls.forward(ctx, *[t.data for t in inputs], **params)
+            data = cls.forward(ctx, *arrays, **params)
         except ValueError as error:  # broadcast / shape mismatches: name the op and shapes
             shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
             raise ValueError(f"{cls.__name__}: {error} (input shapes: {shapes})") from None
         out = Tensor._wrap(data)
         if _grad_enabled:
             for t in inputs:
-                if t.requires_grad:  # link the result into the graph
+                if t._requires_grad:  # link the result into the graph
                     ctx.inputs = inputs
                     ctx._output = weakref.ref(out)
-                    out.requires_grad = True
+                    out._requires_grad = True
                     out._ctx = ctx
                     break
         return out
+
+
+def check_dtypes(op: str, tensors: Sequence[Tensor], names: Sequence[str] = ()) -> None:
+    """The dtype rule's one check: refuse an op whose tensors mix a float dtype with another.
+
+    tinygen never promotes or casts silently.
+
+    Args:
+        op: the op the user called, for the message (``"Linear"``, ``"cat"``, ...).
+        tensors: the op's input tensors.
+        names: what to call each input in the message (default ``input 0``, ``input 1``, ...).
+
+    Raises:
+        TypeError: naming the op, both dtypes and the cast that fixes it.
+    """
+    dtypes = [t.data.dtype for t in tensors]
+    floating = [i for i, d in enumerate(dtypes) if d.kind == "f"]
+    if not floating or all(d == dtypes[floating[0]] for d in dtypes):
+        return
+    first = floating[0]
+    other = next(i for i, d in enumerate(dtypes) if d != dtypes[first])
+    a, b = dtypes[first], dtypes[other]
+
+    def name(i: int) -> str:
+        return names[i] if i < len(names) else f"input {i}"
+
+    fix = f"cast the {name(other)} with .astype(tinygen.{a})"
+    if b.kind == "f":  # two float dtypes: either side may be cast, the first one named first
+        fix = f"cast the {name(first)} with .astype(tinygen.{b}) or the {name(other)} with "
+        fix += f".astype(tinygen.{a}); a model's parameters: model.float() or model.double()"
+    raise TypeError(
+        f"{op}: dtype mismatch, {a} ({name(first)}) vs {b} ({name(other)}); tinygen never "
+        f"changes a dtype silently: {fix}"
+    )
 
 
 def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:

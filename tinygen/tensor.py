@@ -1,21 +1,26 @@
 """Tensor: an array plus what reverse-mode autograd needs (grad, requires_grad, graph node).
 
 What lives here: the Tensor class, its one-line operator methods that forward to the ops in
-``tinygen/ops``, the type aliases ``DTypeLike`` and ``Axis``, and the two conversions other
-modules share (``as_dtype``, ``as_tensor``). What does not: the constructors (``tensor``,
-``zeros``, ``randn``, ... in ``creation.py``), the ops' math (``ops/``), the backward pass
-(``autograd.py``), the NumPy/CuPy switch (``backend.py``).
+``tinygen/ops``, the type aliases ``DTypeLike`` and ``Axis``, and the conversions other
+modules share (``as_dtype``, ``as_tensor``, ``check_devices``). What does not: the
+constructors (``tensor``, ``zeros``, ``randn``, ... in ``creation.py``), the ops' math
+(``ops/``), the dtype rule's one check (``check_dtypes``, beside ``Function`` in
+``function.py``), the backward pass (``autograd.py``), the NumPy/CuPy switch
+(``backend.py``), PyTorch's spellings (``idioms.py``) and NumPy's functions on Tensors
+(``numpy_interop.py``).
 """
 
 from __future__ import annotations
 
 import builtins  # inside class Tensor, `float` names the method Tensor.float
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygen import backend
+from tinygen.idioms import Size, TensorIdioms, accepts_dim
 
 DTypeLike = Any
 Axis = int | tuple[int, ...] | None
@@ -36,16 +41,31 @@ def as_dtype(dtype: DTypeLike) -> np.dtype | None:
     return np.dtype(getattr(dtype, "name", dtype)) if dtype is not None else None
 
 
-class Tensor:
+class Tensor(TensorIdioms):
     """An n-dimensional array that remembers how it was computed.
+
+    The dtype rule, which every op applies (the fused ones too): tinygen never changes a
+    dtype silently.
+
+    1. The floating inputs of one op share one dtype. A mismatch (float32 with float64, or
+       an integer tensor where the op needs floats) raises a TypeError at the op you called,
+       naming it, both dtypes and the fix: ``x.astype(tinygen.float32)``, or for a model's
+       parameters ``model.float()`` / ``model.double()``.
+    2. Python numbers and NumPy scalars adopt the tensor's dtype: ``x * 0.5`` stays float32.
+       So do integer and boolean arrays in arithmetic (a 0/1 mask, integer targets).
+    3. Constructors and distributions given Python floats use the default float dtype,
+       float32 (``tinygen.tensor(1.5)``, ``Normal(0, 1)``); Python ints give int64 in
+       ``tinygen.tensor``; NumPy arrays and Tensors keep their dtype.
+    4. Only floating tensors can require grad (``requires_grad_()`` and the
+       ``requires_grad`` setter check the same thing), so a gradient has its tensor's dtype.
 
     Attributes:
         data: the NumPy (CPU) or CuPy (GPU) array holding the values.
         grad: dL/d(self) after ``backward()`` (a Tensor), for leaves that require grad.
-        requires_grad: whether gradients flow into this tensor.
+        requires_grad: whether gradients flow into this tensor (floating tensors only).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "__weakref__")
     __array_priority__ = 1000  # numpy_array + tensor calls Tensor.__radd__
 
     def __init__(
@@ -58,16 +78,28 @@ class Tensor:
         self.data = _as_array(data, as_dtype(dtype), device)
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
-            self.requires_grad_(True)
+            self.requires_grad = True
 
     @classmethod
     def _wrap(cls, array: Any) -> Tensor:
         """Wrap an array without copying or checking (ops use this on their outputs)."""
         out = object.__new__(Tensor)
-        out.data, out.grad, out.requires_grad, out._ctx = array, None, False, None
+        out.data, out.grad, out._requires_grad, out._ctx = array, None, False, None
         return out
+
+    def _set_requires_grad(self, requires_grad: bool) -> None:
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating tensors can require grad, not {self.dtype}; make it a float "
+                "first, e.g. t = t.astype(tinygen.float32)"
+            )
+        self._requires_grad = bool(requires_grad)
+
+    # every write is checked; the engine's hot loops (Function.apply, autograd) read the slot
+    # _requires_grad itself, about 4x faster than this property
+    requires_grad = property(operator.attrgetter("_requires_grad"), _set_requires_grad)
 
     # ----- properties ---------------------------------------------------------------
     @property
@@ -91,9 +123,9 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        """The number of elements."""
-        return self.data.size
+    def size(self) -> Size:
+        """The number of elements (an int); ``t.size()`` / ``t.size(0)`` as in PyTorch."""
+        return Size(self.data.size, self.data.shape)
 
     @property
     def is_leaf(self) -> bool:
@@ -122,16 +154,14 @@ class Tensor:
         return id(self)
 
     def __bool__(self) -> bool:
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.data)
 
     # ----- autograd ---------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Mark a leaf as needing gradients (float dtypes only)."""
-        if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"only floating tensors can require grad, not {self.dtype}")
-        self.requires_grad = bool(requires_grad)
+        """Mark a leaf as needing gradients (float dtypes only; same check as the setter)."""
+        self.requires_grad = requires_grad
         return self
 
     def backward(self, grad: Any = None, create_graph: bool = False) -> None:
@@ -148,7 +178,7 @@ class Tensor:
 
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
-        if self.size != 1:
+        if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, not shape {self.shape}")
         return self.numpy().reshape(()).item()
 
@@ -215,10 +245,20 @@ class Tensor:
         return matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(as_tensor(other, self), self)  # other @ self
+        return matmul(other, self)  # other @ self
 
     def __neg__(self) -> Tensor:
         return Neg.apply(self)
+
+    def __abs__(self) -> Tensor:
+        return Abs.apply(self)
+
+    # NumPy's functions on a Tensor: those with a tinygen op run it (and keep the graph)
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return numpy_interop.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return numpy_interop.array_function(func, args, kwargs)
 
     # comparisons give boolean tensors and are not differentiable
     def __lt__(self, other: Any) -> Tensor:
@@ -281,33 +321,46 @@ class Tensor:
         """x ** 0.5, elementwise."""
         return self**0.5
 
-    # ----- reductions (NumPy's names and arguments) -----------------------------------
+    # ----- reductions (NumPy's names and arguments; PyTorch's dim=/keepdim= accepted) -----
+    @accepts_dim
     def sum(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """The sum over axis (all axes when None)."""
         return Sum.apply(self, axis=axis, keepdims=keepdims)
 
+    @accepts_dim
     def mean(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """The mean over axis (all axes when None)."""
-        total = self.sum(axis=axis, keepdims=keepdims)
-        count = self.size // max(total.size, 1) if self.size else 0
+        total = Sum.apply(self, axis=axis, keepdims=keepdims)
+        count = self.data.size // max(total.data.size, 1) if self.data.size else 0
         return total * (1.0 / count) if count else total * float("nan")  # mean = sum / n
 
-    def var(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
-        """The biased variance (divided by n) over axis (all axes when None)."""
-        centred = self - self.mean(axis=axis, keepdims=True)  # biased (divides by n)
-        return (centred * centred).mean(axis=axis, keepdims=keepdims)
+    @accepts_dim
+    def var(self, axis: Axis = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        """Mean squared deviation, dividing by n - ddof (NumPy's default ddof=0: by n)."""
+        centred = self - self.mean(axis=axis, keepdims=True)
+        squares = (centred * centred).sum(axis=axis, keepdims=keepdims)
+        count = self.data.size // max(squares.data.size, 1) - ddof
+        return squares * (1.0 / count) if count > 0 else squares * float("nan")
 
+    @accepts_dim
     def max(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """The maximum over axis (all axes when None); ties share the gradient."""
         return Max.apply(self, axis=axis, keepdims=keepdims)
 
+    @accepts_dim
     def min(self, axis: Axis = None, keepdims: bool = False) -> Tensor:
         """The minimum over axis (all axes when None)."""
         return -(-self).max(axis=axis, keepdims=keepdims)  # min x = -max(-x)
 
-    def argmax(self, axis: int | None = None) -> Tensor:
+    @accepts_dim
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         """The index of the maximum (over the flattened array when axis is None); no gradient."""
-        return Tensor._wrap(self.data.argmax(axis=axis))
+        return Tensor._wrap(self.data.argmax(axis=axis, keepdims=keepdims))
+
+    @accepts_dim
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """The index of the minimum (over the flattened array when axis is None); no gradient."""
+        return Tensor._wrap(self.data.argmin(axis=axis, keepdims=keepdims))
 
     # ----- shape ----------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -315,9 +368,21 @@ class Tensor:
         shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
         return self if shape == self.shape else Reshape.apply(self, shape=shape)
 
-    def flatten(self, start_axis: int = 0) -> Tensor:
-        """The axes from start_axis on merged into one."""
-        return self.reshape(*self.shape[:start_axis], -1)
+    @accepts_dim
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """Merge the axes start_axis..end_axis (both included) into one."""
+        start, stop = start_axis % max(self.ndim, 1), end_axis % max(self.ndim, 1) + 1
+        return self.reshape(*self.shape[:start], -1, *self.shape[stop:])
+
+    @accepts_dim
+    def squeeze(self, axis: Axis = None) -> Tensor:
+        """Drop size-1 axes: all of them, or those named by axis (each must have size 1)."""
+        return self.reshape(backend.array_module(self.data).squeeze(self.data, axis).shape)
+
+    @accepts_dim
+    def expand_dims(self, axis: int) -> Tensor:
+        """Insert a size-1 axis at ``axis`` (PyTorch: ``unsqueeze``)."""
+        return self.reshape(backend.array_module(self.data).expand_dims(self.data, axis).shape)
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
         """The axes permuted (reversed when none are given), as NumPy."""
@@ -342,7 +407,10 @@ def as_tensor(value: Any, like: Tensor) -> Tensor:
     """A Tensor for ``value``: a constant on like's device, in like's float dtype.
 
     How every op and loss takes a Python number or an array where a Tensor is expected:
-    ``x * 0.5`` keeps a float32 x in float32, and a target array lands on x's device.
+    ``x * 0.5`` keeps a float32 x in float32, and a target array lands on x's device. A
+    floating array of another float dtype keeps its dtype, so that the op refuses it (the
+    dtype rule in Tensor's docstring); numbers, NumPy scalars, lists and integer or boolean
+    arrays take like's floating dtype.
 
     Args:
         value: a Tensor (returned as it is), a Python number or a NumPy/CuPy array.
@@ -360,47 +428,40 @@ def as_tensor(value: Any, like: Tensor) -> Tensor:
         and backend.device_of(like.data) == "cpu"
     ):
         return Tensor._wrap(np.asarray(value, dtype=dtype))  # the common case, kept fast
+    is_array = hasattr(value, "dtype") and not isinstance(value, np.generic)
     array = backend.xp_for(like.device).asarray(value)
-    if dtype.kind == "f" and array.dtype != dtype and array.dtype.kind in "fiub":
-        array = array.astype(dtype)
+    if dtype.kind == "f" and array.dtype != dtype:
+        if array.dtype.kind in "iub" or (array.dtype.kind == "f" and not is_array):
+            array = array.astype(dtype)
     return Tensor._wrap(array)
 
 
+def check_devices(op: str, a: Tensor, b: Tensor) -> None:
+    """Raise, naming the op, when two operands live on different devices."""
+    if a.device != b.device:
+        raise RuntimeError(
+            f"{op}: device mismatch, {a.device} (left) vs {b.device} (right); "
+            "move one side with .to(device)"
+        )
+
+
 def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
-    """Apply a binary op after lifting constants and checking dtypes and devices agree."""
+    """Apply a binary op after lifting constants and checking dtypes and devices agree.
+
+    Integer and boolean operands take the floating operand's dtype; two float dtypes never
+    mix (Function.apply would refuse them too; here the message says left and right).
+    """
     if not isinstance(a, Tensor):
         a = as_tensor(a, b)
     elif not isinstance(b, Tensor):
         b = as_tensor(b, a)
     if a.data.dtype != b.data.dtype:
         if a.dtype.kind == "f" and b.dtype.kind == "f":
-            raise TypeError(
-                f"{op.__name__}: dtype mismatch, {a.dtype} (left) vs {b.dtype} (right); "
-                "cast one side with .astype() (tinygen never promotes silently)"
-            )
+            check_dtypes(op.__name__, (a, b), ("left", "right"))
         a, b = (a, b.astype(a.dtype)) if a.dtype.kind == "f" else (a.astype(b.dtype), b)
-    if backend.gpu_loaded() and a.device != b.device:
-        raise RuntimeError(
-            f"{op.__name__}: device mismatch, {a.device} (left) vs {b.device} (right); "
-            "move one side with .to(device)"
-        )
+    if backend.gpu_loaded():
+        check_devices(op.__name__, a, b)
     return op.apply(a, b)
-
-
-def matmul(a: Tensor, b: Any) -> Tensor:
-    """Matrix product with NumPy's rules; 1-D operands are lifted to matrices and back."""
-    b = as_tensor(b, a)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"MatMul: cannot multiply a 0-d tensor ({a.shape} @ {b.shape})")
-    if a.dtype != b.dtype or a.device != b.device:
-        _binary(Add, a.detach(), b.detach())  # raises the dtype/device message
-    left, right = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
-    out = MatMul.apply(left, right)
-    if a.ndim == 1:
-        out = out.reshape(*out.shape[:-2], out.shape[-1])
-    if b.ndim == 1:
-        out = out.reshape(*out.shape[:-1])
-    return out
 
 
 def _plain_index(index: Any) -> Any:
@@ -414,6 +475,12 @@ def _as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
     """Turn user data into an array: Python floats become float32, arrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
+    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        dtypes = sorted({str(x.dtype) for x in data if isinstance(x, Tensor)})
+        if len(dtypes) > 1:  # [t1, t2] of 0-d tensors: a constant in their one dtype
+            raise TypeError(f"tensor: the list mixes dtypes {dtypes}; cast with .astype()")
+        dtype = dtype or np.dtype(dtypes[0])
+        data = [backend.to_numpy(x.data) if isinstance(x, Tensor) else x for x in data]
     xp = backend.xp_for(device if device is not None else backend.device_of(data))
     from_python = not hasattr(data, "dtype")
     array = xp.asarray(backend.to_device(data, device) if device is not None else data)
@@ -435,8 +502,8 @@ def _as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
 # module or function.py before any op.) Every other module imports plainly at its top, and
 # nothing imports inside a function: an import statement in Function.apply cost about 1 us
 # per op (benchmarks/bench_overhead.py).
-from tinygen import autograd  # noqa: E402
-from tinygen.function import Function  # noqa: E402
+from tinygen import autograd, numpy_interop  # noqa: E402
+from tinygen.function import Function, check_dtypes  # noqa: E402
 from tinygen.ops.elementwise import (  # noqa: E402
     Abs,
     Add,
@@ -455,5 +522,5 @@ from tinygen.ops.elementwise import (  # noqa: E402
     Sub,
     Tanh,
 )
-from tinygen.ops.reduce import MatMul, Max, Sum  # noqa: E402
+from tinygen.ops.reduce import Max, Sum, matmul  # noqa: E402
 from tinygen.ops.shape import BroadcastTo, GetItem, Reshape, ToDevice, Transpose  # noqa: E402

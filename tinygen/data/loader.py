@@ -1,5 +1,7 @@
 """DataLoader: seeded, resumable mini-batches as tinygen Tensors; dynamic binarisation.
 
+``Rows`` is the arrays seen as examples (``loader.dataset``, as in PyTorch).
+
 The loader owns a ``numpy.random.Generator``. Each epoch draws one permutation from it, so the
 same seed gives the same order and every epoch a new one. Its state (epoch, batches already
 served, the generator's state at the start of the epoch, and the transform's state) is plain
@@ -90,6 +92,15 @@ class DataLoader:
         full, rest = divmod(self.size, self.batch_size)
         return full + (1 if rest and not self.drop_last else 0)
 
+    @property
+    def dataset(self) -> Rows:
+        """The rows served, as PyTorch's ``loader.dataset``.
+
+        ``len()`` counts examples; ``dataset[i]`` is the tuple of row i of each array (NumPy,
+        untransformed).
+        """
+        return Rows(self.arrays)
+
     def _order(self) -> np.ndarray | None:
         # Re-drawing from the saved epoch-start state gives the same permutation on resume.
         self.generator.bit_generator.state = self._epoch_state
@@ -141,3 +152,20 @@ class DataLoader:
         transform = self.transform
         if "transform" in state and transform is not None and hasattr(transform, "load_state_dict"):
             transform.load_state_dict(state["transform"])
+
+
+class Rows:
+    """Equally long arrays seen as one sequence of examples (what ``DataLoader.dataset`` is).
+
+    Args:
+        arrays: the arrays, one entry of each per example.
+    """
+
+    def __init__(self, arrays: tuple[np.ndarray, ...]) -> None:
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        return tuple(a[index] for a in self.arrays)

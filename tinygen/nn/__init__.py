@@ -1,4 +1,7 @@
-"""Neural-network building blocks: Module, Parameter, the layers; ``functional`` as F."""
+"""Neural-network building blocks: Module, Parameter, the layers, the loss modules.
+
+The functions are in ``functional``, imported as F.
+"""
 
 from tinygen.nn import functional
 from tinygen.nn.layers import (
@@ -12,9 +15,14 @@ from tinygen.nn.layers import (
     Sigmoid,
     Tanh,
 )
+from tinygen.nn.losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from tinygen.nn.module import Module, Parameter
 
 __all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "MSELoss",
     "BatchNorm1d",
     "Dropout",
     "Embedding",

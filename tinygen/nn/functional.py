@@ -2,7 +2,8 @@
 
 Every loss is written to stay finite where its math is finite: BCE straight from logits,
 log-softmax through log-sum-exp, the Gaussian KL in closed form. ``reduction`` is
-"mean" (default), "sum" or "none", as in PyTorch.
+"mean" (default), "sum" or "none", as in PyTorch. The functions with an ``axis`` also take
+PyTorch's ``dim=`` (``F.softmax(x, dim=1)``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from tinygen import backend
+from tinygen.function import check_dtypes
+from tinygen.idioms import accepts_dim
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
 from tinygen.tensor import Tensor, as_tensor
@@ -44,8 +47,11 @@ def linear(
 ) -> Tensor:
     """y = act(x @ weight^T + bias), one fused op; x (..., in), weight (out, in), bias (out,).
 
-    ``activation`` is None, "relu", "leaky_relu" (with ``slope``), "tanh" or "sigmoid".
+    ``activation`` is None, "relu", "leaky_relu" (with ``slope``), "tanh" or "sigmoid". x,
+    weight and bias share one dtype (a float64 x with float32 weights is a TypeError: cast
+    x with ``x.astype(tinygen.float32)`` or the model with ``model.double()``).
     """
+    x = as_tensor(x, weight)  # a NumPy batch becomes a constant (and keeps its dtype)
     if activation not in fused_linear.ACTIVATIONS:
         raise ValueError(
             f"activation must be one of {fused_linear.ACTIVATIONS}, not {activation!r}"
@@ -66,14 +72,24 @@ def _zero_bias(weight: Tensor) -> Tensor:
     return Tensor._wrap(backend.array_module(weight.data).zeros(weight.shape[0], weight.dtype))
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0), elementwise."""
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0), elementwise.
+
+    ``inplace`` is accepted for PyTorch code and changes nothing: tinygen's ops never
+    overwrite their inputs.
+    """
     return x.relu()
 
 
-def leaky_relu(x: Tensor, slope: float = 0.01) -> Tensor:
-    """x where x > 0, else slope * x, elementwise."""
-    return x.leaky_relu(slope)
+def leaky_relu(
+    x: Tensor, slope: float = 0.01, inplace: bool = False, *, negative_slope: float | None = None
+) -> Tensor:
+    """x where x > 0, else slope * x, elementwise.
+
+    ``negative_slope`` is PyTorch's name for ``slope``; ``inplace`` changes nothing, as in
+    ``relu``.
+    """
+    return x.leaky_relu(slope if negative_slope is None else negative_slope)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -116,16 +132,19 @@ def one_hot(labels: Any, num_classes: int) -> Tensor:
 
 
 # ----- log-probabilities ----------------------------------------------------------------------
+@accepts_dim
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """log softmax(x) = x - logsumexp(x), computed stably (one fused op)."""
     return fused_losses.LogSoftmax.apply(x, axis=axis)
 
 
+@accepts_dim
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum exp(x) along axis, as exp(log_softmax(x)) (stable)."""
     return log_softmax(x, axis).exp()
 
 
+@accepts_dim
 def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
     """log sum exp(x) = m + log sum exp(x - m) with m = max(x) (a constant for the gradient)."""
     m = x.max(axis=axis, keepdims=True).detach()
@@ -144,6 +163,7 @@ def binary_cross_entropy_with_logits(
     """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z (finite at z = +-800)."""
     _check_reduction(reduction)
     target = as_tensor(target, logits)
+    check_dtypes("binary_cross_entropy_with_logits", (logits, target), ("input", "target"))
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
     return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
@@ -155,6 +175,7 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
     stays finite.
     """
     target = as_tensor(target, probs)
+    check_dtypes("binary_cross_entropy", (probs, target), ("input", "target"))
     _check_same_shape("binary_cross_entropy", probs, target)
     tiny = float(np.finfo(probs.dtype).tiny)
     log_p = probs.clip(tiny, 1.0).log()
@@ -184,6 +205,7 @@ def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tenso
 def mse_loss(prediction: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """(prediction - target)^2, reduced."""
     target = as_tensor(target, prediction)
+    check_dtypes("mse_loss", (prediction, target), ("input", "target"))
     _check_same_shape("mse_loss", prediction, target)
     difference = prediction - target
     return _reduce(difference * difference, reduction)
@@ -194,6 +216,7 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
     Summed over the last axis: one value per row (Kingma & Welling 2014, appendix B).
     """
+    check_dtypes("gaussian_kl", (mu, logvar), ("mu", "logvar"))
     _check_same_shape("gaussian_kl", mu, logvar)
     if mu.ndim != 2:  # the fused op takes rows; other shapes use the composed formula
         return 0.5 * (mu * mu + logvar.exp() - 1.0 - logvar).sum(axis=-1)
@@ -205,6 +228,7 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
 
     The reparameterization trick (Kingma & Welling 2014, section 2.4), as one fused op.
     """
+    check_dtypes("reparameterize", (mu, logvar), ("mu", "logvar"))
     _check_same_shape("reparameterize", mu, logvar)
     eps = backend.rng(mu.device).standard_normal(mu.shape, dtype=mu.dtype)
     return fused_losses.Reparameterize.apply(mu, logvar, eps=eps)

@@ -1,4 +1,8 @@
-"""The layers: Linear, the activations, Sequential, Dropout, BatchNorm1d, Embedding."""
+"""The layers: Linear, the activations, Sequential, Dropout, BatchNorm1d, Embedding.
+
+The loss modules (``nn.MSELoss`` ...) are in ``losses.py``, the functions they call in
+``functional.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.checks import whole_number
-from tinygen.function import no_grad
+from tinygen.function import check_dtypes, no_grad
 from tinygen.nn import functional as F
 from tinygen.nn.module import Module, Parameter
 from tinygen.tensor import Tensor
@@ -93,7 +97,13 @@ class Sequential(Module):
 
 
 class ReLU(Module):
-    """y = max(x, 0), elementwise."""
+    """y = max(x, 0), elementwise.
+
+    ``inplace`` is accepted for PyTorch code; tinygen never overwrites its inputs.
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
 
     def forward(self, x: Tensor) -> Tensor:
         """max(x, 0)."""
@@ -101,9 +111,9 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """y = x for x > 0, else negative_slope * x, elementwise."""
+    """y = x for x > 0, else negative_slope * x, elementwise (``inplace`` as for ReLU)."""
 
-    def __init__(self, negative_slope: float = 0.01) -> None:
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
 
@@ -135,8 +145,8 @@ class Sigmoid(Module):
 class Dropout(Module):
     """Inverted dropout: active in train mode, the identity in eval mode."""
 
-    def __init__(self, p: float = 0.5) -> None:
-        super().__init__()
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()  # inplace: accepted for PyTorch code, changes nothing
         if not 0 <= p < 1:
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = p
@@ -171,6 +181,7 @@ class BatchNorm1d(Module):
             raise ValueError(
                 f"BatchNorm1d({self.num_features}) takes (N, {self.num_features}), not {x.shape}"
             )
+        check_dtypes("BatchNorm1d", (x, self.weight), ("input", "weight"))
         if self.training:
             if x.shape[0] < 2:
                 raise ValueError("BatchNorm1d in train mode needs more than one row per batch")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from tinygen import backend
-from tinygen.tensor import Tensor
+from tinygen.tensor import Tensor, float32, float64
 
 M = TypeVar("M", bound="Module")  # the methods that return self keep the subclass's type
 
@@ -129,6 +129,25 @@ class Module:
             tensor.data = backend.to_device(tensor.data, device)
             if tensor.grad is not None:
                 tensor.grad = tensor.grad.to(device)
+        return self
+
+    def float(self) -> Module:
+        """Cast every floating parameter and buffer to float32, in place (returns self)."""
+        return self._cast(float32)
+
+    def double(self) -> Module:
+        """Cast every floating parameter and buffer to float64, in place (returns self).
+
+        E.g. to feed the model float64 data: tinygen never casts inputs for you.
+        """
+        return self._cast(float64)
+
+    def _cast(self, dtype: Any) -> Module:
+        for _, tensor in list(self.named_parameters()) + list(self.named_buffers()):
+            if tensor.dtype.kind == "f":
+                tensor.data = tensor.data.astype(dtype, copy=False)
+                if tensor.grad is not None:
+                    tensor.grad = tensor.grad.astype(dtype)
         return self
 
     def num_parameters(self) -> int:

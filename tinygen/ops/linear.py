@@ -52,6 +52,8 @@ class Linear(Function):
     activation: str | None
     slope: float
 
+    input_names = ("input", "weight", "bias")
+
     @staticmethod
     def forward(ctx: Linear, x: Any, weight: Any, bias: Any, activation: Any, slope: float) -> Any:
         ctx.activation, ctx.slope = activation, slope

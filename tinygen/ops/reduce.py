@@ -1,4 +1,4 @@
-"""Reductions (sum, max) and matrix multiplication.
+"""Reductions (sum, max) and matrix multiplication (the op and ``matmul``, which ``@`` calls).
 
 ``mean``, ``var`` and ``min`` are composed from these by Tensor's methods (``tensor.py``);
 ``logsumexp`` and ``log_softmax`` live with the losses in ``nn/functional.py``.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.function import Function, unbroadcast
-from tinygen.tensor import Axis, Tensor
+from tinygen.function import Function, check_dtypes, unbroadcast
+from tinygen.tensor import Axis, Tensor, as_tensor, check_devices
 
 
 def _normalise_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
@@ -85,3 +85,20 @@ class MatMul(Function):
         grad_a = unbroadcast(grad_out @ b.swapaxes(-1, -2), a.shape) if a.requires_grad else None
         grad_b = unbroadcast(a.swapaxes(-1, -2) @ grad_out, b.shape) if b.requires_grad else None
         return grad_a, grad_b
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """Matrix product with NumPy's rules; 1-D operands are lifted to matrices and back."""
+    a, b = (a, as_tensor(b, a)) if isinstance(a, Tensor) else (as_tensor(a, b), b)
+    check_dtypes("MatMul", (a, b), ("left", "right"))
+    if backend.gpu_loaded():
+        check_devices("MatMul", a, b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"MatMul: cannot multiply a 0-d tensor ({a.shape} @ {b.shape})")
+    left, right = (a.reshape(1, -1) if a.ndim == 1 else a), (b.reshape(-1, 1) if b.ndim == 1 else b)
+    out = MatMul.apply(left, right)
+    if a.ndim == 1:
+        out = out.reshape(*out.shape[:-2], out.shape[-1])
+    if b.ndim == 1:
+        out = out.reshape(*out.shape[:-1])
+    return out

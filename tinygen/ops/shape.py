@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from tinygen import backend
-from tinygen.function import Function, unbroadcast
-from tinygen.tensor import Tensor
+from tinygen.function import Function, check_dtypes, unbroadcast
+from tinygen.idioms import accepts_dim
+from tinygen.tensor import Tensor, as_tensor
 
 
 class Reshape(Function):
@@ -121,33 +122,47 @@ class Cat(Function):
         return tuple(grads)
 
 
+def _operands(name: str, tensors: Any) -> list[Tensor]:
+    """The tensors to join, arrays among them lifted to constants, in one dtype (the rule)."""
+    tensors = list(tensors)
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if like is None:
+        raise ValueError(f"{name} needs at least one tensor (got {len(tensors)} other inputs)")
+    tensors = [as_tensor(t, like) for t in tensors]
+    check_dtypes(name, tensors, [f"tensor {i}" for i in range(len(tensors))])
+    return tensors
+
+
+@accepts_dim
 def cat(tensors: list[Tensor], axis: int = 0) -> Tensor:
-    """Concatenate tensors along an existing axis.
+    """Concatenate tensors along an existing axis (PyTorch's ``dim=`` is accepted).
 
     Args:
-        tensors: one or more tensors, equal in shape except along ``axis``.
+        tensors: one or more tensors, equal in shape and dtype except along ``axis``; NumPy
+            arrays among them are constants.
         axis: the axis to join along (negative counts from the end).
 
     Returns:
         The concatenation; each input gets back the slice of the gradient it filled.
+
+    Raises:
+        TypeError: when the tensors' dtypes differ (tinygen never promotes silently).
     """
-    if not tensors:
-        raise ValueError("cat needs at least one tensor")
-    return Cat.apply(*tensors, axis=axis)
+    return Cat.apply(*_operands("cat", tensors), axis=axis)
 
 
+@accepts_dim
 def stack(tensors: list[Tensor], axis: int = 0) -> Tensor:
     """Stack tensors along a new axis (each gets a size-1 axis, then they are concatenated).
 
     Args:
-        tensors: one or more tensors of one shape.
+        tensors: one or more tensors of one shape and dtype (arrays among them: constants).
         axis: the position of the new axis in the result (negative counts from the end).
 
     Returns:
         A tensor with one more dimension, of size ``len(tensors)`` at ``axis``.
     """
-    if not tensors:
-        raise ValueError("stack needs at least one tensor")
+    tensors = _operands("stack", tensors)
     axis = axis % (tensors[0].ndim + 1)
     return cat([t.reshape(*t.shape[:axis], 1, *t.shape[axis:]) for t in tensors], axis=axis)
 
