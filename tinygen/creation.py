@@ -1,6 +1,7 @@
 """Ways to make tensors: from data, filled with a constant, a range, or drawn at random.
 
-Each has a ``*_like`` twin that takes another tensor's shape, dtype and device.
+Each has a ``*_like`` twin that takes another tensor's shape, dtype and device. ``as_array``
+is how user data becomes the array a Tensor holds (``Tensor(data)`` calls it).
 
 The Tensor class and its dtype conversion (``as_dtype``) are in ``tensor.py``; the seeded
 generators behind ``randn`` and ``rand`` are in ``backend.py``.
@@ -9,6 +10,8 @@ generators behind ``randn`` and ``rand`` are in ``backend.py``.
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from tinygen import backend
 from tinygen.tensor import DTypeLike, Tensor, as_dtype, float32, float64, int64
@@ -151,3 +154,29 @@ def rand_like(x: Tensor, dtype: DTypeLike = None, requires_grad: bool = False) -
 def manual_seed(seed: int) -> None:
     """Seed every random draw tinygen makes (init, randn, dropout, sampling, shuffling)."""
     backend.manual_seed(seed)
+
+
+def as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
+    """Turn user data into an array (what ``Tensor(data)`` stores).
+
+    Python floats become float32 and arrays keep their dtype; a list of 0-d tensors becomes
+    a constant in their one dtype; the result never aliases the caller's array.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
+        dtypes = sorted({str(x.dtype) for x in data if isinstance(x, Tensor)})
+        if len(dtypes) > 1:  # [t1, t2] of 0-d tensors: a constant in their one dtype
+            raise TypeError(f"tensor: the list mixes dtypes {dtypes}; cast with .astype()")
+        dtype = dtype or np.dtype(dtypes[0])
+        data = [backend.to_numpy(x.data) if isinstance(x, Tensor) else x for x in data]
+    xp = backend.xp_for(device if device is not None else backend.device_of(data))
+    from_python = not hasattr(data, "dtype")
+    array = xp.asarray(backend.to_device(data, device) if device is not None else data)
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    elif from_python and array.dtype == np.float64:  # 0.5 or [1.0, 2.0]: float32 by default
+        array = array.astype(np.float32)
+    if array is data:
+        array = array.copy()  # tinygen.tensor(a) never aliases the caller's array
+    return array

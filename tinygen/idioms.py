@@ -118,6 +118,7 @@ class TensorIdioms:
         def expand_dims(self, axis: int) -> Tensor: ...  # noqa: D102 - a stub for mypy
         def __pow__(self, other: Any) -> Tensor: ...  # noqa: D102 - a stub for mypy
         def to(self, device: str) -> Tensor: ...  # noqa: D102 - a stub for mypy
+        def astype(self, dtype: Any) -> Tensor: ...  # noqa: D102 - a stub for mypy
 
     def view(self, *shape: Any) -> Tensor:
         """PyTorch's name for ``reshape`` (tinygen always copies or views as NumPy does)."""
@@ -143,6 +144,10 @@ class TensorIdioms:
         """PyTorch's name for ``self ** exponent``."""
         return self**exponent
 
+    def double(self) -> Tensor:
+        """PyTorch's name for ``astype(float64)`` (self when already float64)."""
+        return self.astype("float64")
+
     # ----- Python numbers from one-element tensors (all through item()) -----------------
     def __float__(self) -> float:
         return float(self.item())
@@ -156,3 +161,8 @@ class TensorIdioms:
     def __format__(self, spec: str) -> str:
         """``f"{t:.4f}"`` formats a one-element tensor's value; an empty spec is ``str(t)``."""
         return format(self.item(), spec) if spec else str(self)
+
+    # last in the class: from here on, `float` in this class body names this method
+    def float(self) -> Tensor:
+        """PyTorch's name for ``astype(float32)`` (self when already float32)."""
+        return self.astype("float32")

@@ -75,7 +75,7 @@ class Tensor(TensorIdioms):
         dtype: DTypeLike = None,
         device: str | None = None,
     ) -> None:
-        self.data = _as_array(data, as_dtype(dtype), device)
+        self.data = as_array(data, as_dtype(dtype), device)
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._requires_grad = False
@@ -196,14 +196,6 @@ class Tensor(TensorIdioms):
         """Cast to another dtype; gradients are cast back on the way down."""
         dtype = as_dtype(dtype)
         return self if dtype == self.dtype else Cast.apply(self, dtype=dtype)
-
-    def float(self) -> Tensor:
-        """A float32 copy (self when already float32)."""
-        return self.astype(float32)
-
-    def double(self) -> Tensor:
-        """A float64 copy (self when already float64)."""
-        return self.astype(float64)
 
     def zero_(self) -> Tensor:
         """Set every element to 0 in place (no graph); returns self."""
@@ -471,28 +463,6 @@ def _plain_index(index: Any) -> Any:
     return index.data if isinstance(index, Tensor) else index
 
 
-def _as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
-    """Turn user data into an array: Python floats become float32, arrays keep their dtype."""
-    if isinstance(data, Tensor):
-        data = data.data
-    elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
-        dtypes = sorted({str(x.dtype) for x in data if isinstance(x, Tensor)})
-        if len(dtypes) > 1:  # [t1, t2] of 0-d tensors: a constant in their one dtype
-            raise TypeError(f"tensor: the list mixes dtypes {dtypes}; cast with .astype()")
-        dtype = dtype or np.dtype(dtypes[0])
-        data = [backend.to_numpy(x.data) if isinstance(x, Tensor) else x for x in data]
-    xp = backend.xp_for(device if device is not None else backend.device_of(data))
-    from_python = not hasattr(data, "dtype")
-    array = xp.asarray(backend.to_device(data, device) if device is not None else data)
-    if dtype is not None:
-        array = array.astype(dtype, copy=False)
-    elif from_python and array.dtype == np.float64:  # 0.5 or [1.0, 2.0]: float32 by default
-        array = array.astype(np.float32)
-    if array is data:
-        array = array.copy()  # tinygen.tensor(a) never aliases the caller's array
-    return array
-
-
 # The import loop, closed one way. Tensor's methods call the ops and autograd; the ops
 # subclass Function and make Tensors; Function.apply makes Tensors. So the two modules at the
 # bottom of the loop, this one and function.py, import what needs them back in one block at
@@ -503,6 +473,7 @@ def _as_array(data: Any, dtype: np.dtype | None, device: str | None) -> Any:
 # nothing imports inside a function: an import statement in Function.apply cost about 1 us
 # per op (benchmarks/bench_overhead.py).
 from tinygen import autograd, numpy_interop  # noqa: E402
+from tinygen.creation import as_array  # noqa: E402
 from tinygen.function import Function, check_dtypes  # noqa: E402
 from tinygen.ops.elementwise import (  # noqa: E402
     Abs,
