@@ -7,7 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HARD_LIMIT = 500  # lines per file
-BUDGET = 12_000  # lines in tinygen/ + kernels/ together (about 10,300 when set)
+# lines in tinygen/ + kernels/ together: 12,000 when the package held about 10,300; raised by
+# 1,500 when the dtype rule, NumPy interop, PyTorch idioms and the safety checks came in (12,650)
+BUDGET = 13_500
 
 
 def source_files() -> list[Path]:
