@@ -31,6 +31,13 @@ def _reduce(loss: Any, reduction: str, dtype: Any) -> Any:
     return loss.astype(dtype, copy=False)
 
 
+def _require_samples(array: Any) -> None:
+    """Refuse an empty batch: its mean is 0 / 0, and a loss of no samples is a caller's bug
+    (``Function.apply`` puts the op's name and the input shapes in front of the message)."""
+    if array.size == 0:
+        raise ValueError("the batch is empty; a loss needs at least one sample")
+
+
 def _scale(grad_out: Tensor, count: int, reduction: str, rows: bool = False) -> Tensor:
     """dL/d(per-element loss): grad_out itself ('none'; as a column for per-row losses), or
     the scalar grad_out (divided by the count for 'mean')."""
@@ -41,10 +48,14 @@ def _scale(grad_out: Tensor, count: int, reduction: str, rows: bool = False) -> 
 
 class BCEWithLogits(Function):
     """l = max(z, 0) - t z + log(1 + exp(-|z|))  (= -t log s(z) - (1 - t) log(1 - s(z)));
-    dl/dz = sigmoid(z) - t,  dl/dt = -z.  Reduced by 'mean', 'sum' or 'none'."""
+    dl/dz = sigmoid(z) - t,  dl/dt = -z.  Reduced by 'mean', 'sum' or 'none'.
+
+    Exact at z = +-inf (the kernels' rule, ``reference.bce_with_logits``): 0 where the
+    target agrees, +inf where it does not, and a finite dl/dz. An empty batch is refused."""
 
     @staticmethod
     def forward(ctx: Function, logits: Any, target: Any, reduction: str) -> Any:
+        _require_samples(logits)
         ctx.reduction, ctx.grad = reduction, None
         xp = backend.array_module(logits)
         grad = xp.empty(_as_rows(logits).shape, logits.dtype)  # sigmoid(z) - t, same pass
@@ -94,6 +105,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: Function, logits: Any, labels: Any, reduction: str) -> Any:
+        _require_samples(logits)
         ctx.labels, ctx.reduction, ctx.grad = labels, reduction, None
         xp = backend.array_module(logits)
         rows, grad = xp.empty(logits.shape[0], np.float64), xp.empty(logits.shape, logits.dtype)
