@@ -127,4 +127,3 @@ def tanh(x):
     large = (_ONE - e) / (_ONE + e)
     large = large if x >= _ZERO else -large
     return small if magnitude < _TANH_SPLIT else large
-

@@ -82,9 +82,7 @@ EMPTY = {
     "binary_cross_entropy_with_logits": lambda r: F.binary_cross_entropy_with_logits(
         tg.zeros(0, 3), tg.zeros(0, 3), reduction=r
     ),
-    "binary_cross_entropy": lambda r: F.binary_cross_entropy(
-        tg.zeros(0), tg.zeros(0), reduction=r
-    ),
+    "binary_cross_entropy": lambda r: F.binary_cross_entropy(tg.zeros(0), tg.zeros(0), reduction=r),
     "cross_entropy": lambda r: F.cross_entropy(tg.zeros(0, 4), np.zeros(0, int), reduction=r),
 }
 
