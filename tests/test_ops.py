@@ -157,10 +157,32 @@ CASES = [
         lambda a: np.stack([a, np.exp(a)], axis=1),
     ),
     Case(
+        "stack_last",
+        "reduce",
+        lambda a: tg.stack([a, a * 3.0], axis=-1),
+        lambda a: np.stack([a, a * 3.0], axis=-1),
+    ),
+    Case("stack_one", "reduce", lambda a: tg.stack([a], axis=-2), lambda a: np.stack([a], -2)),
+    Case(
         "where",
         "broadcast",
         lambda a, b: tg.where(a > 0, a, b),
         lambda a, b: np.where(a > 0, a, b),
+        away_from_zero,
+    ),
+    # a number on one side takes the tensor's dtype (a float32 0.0 would not mix with float64)
+    Case(
+        "where_scalar_right",
+        "unary",
+        lambda a: tg.where(a > 0, a, 0.5),
+        lambda a: np.where(a > 0, a, 0.5),
+        away_from_zero,
+    ),
+    Case(
+        "where_scalar_left",
+        "unary",
+        lambda a: tg.where(a > 0, -1.0, a),
+        lambda a: np.where(a > 0, -1.0, a),
         away_from_zero,
     ),
     Case("matmul", "matmul", lambda a, b: a @ b, np.matmul),
@@ -352,6 +374,26 @@ def test_plain_activations_take_the_fused_kernels_rule_at_zero(activation: str, 
     np.testing.assert_allclose(fused[[0, 3]], 3 * slope, rtol=1e-6)  # 0 for relu, the slope
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_float32_in_float32_out_and_gradients(case: Case, data: st.DataObject) -> None:
+    # the kernel path where there is one, and every op's dtype rule: nothing drifts to float64
+    inputs = [
+        tg.tensor(x.numpy().astype(np.float32), requires_grad=True) for x in make_inputs(case, data)
+    ]
+    out = case.fn(*inputs)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert all(x.grad.dtype == np.float32 for x in inputs)
+
+
+@pytest.mark.parametrize("make", [lambda: tg.stack([]), lambda: tg.cat([])], ids=["stack", "cat"])
+def test_joining_nothing_is_refused(make: Callable) -> None:
+    with pytest.raises(ValueError, match="needs at least one tensor"):
+        make()
+
+
 def test_float32_stays_float32_with_python_and_numpy_scalars() -> None:
     x = tg.randn(3)
     for y in (x * 2.5, x + np.float64(1.0), 1.0 - x, x / np.float32(3), x**2, np.float64(2) * x):
@@ -378,6 +420,9 @@ def test_cast_passes_the_gradient_back_in_the_input_dtype() -> None:
     (y * y).sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float64
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    x32 = tg.tensor([1.0, 2.0], requires_grad=True)  # and the other way: float32 -> float64
+    (x32.astype("float64") * 3.0).sum().backward()
+    assert x32.grad.dtype == np.float32
 
 
 def test_comparisons_have_no_gradient() -> None:

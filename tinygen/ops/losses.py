@@ -18,8 +18,11 @@ from tinygen.tensor import Tensor
 
 
 def _as_rows(array: Any) -> Any:
-    """A 2-D view for the kernels: (N,) -> (N, 1) (no copy, strides kept)."""
-    return array.reshape(-1, 1) if array.ndim == 1 else array
+    """A 2-D view for the kernels: (N,) or () -> (N, 1), (..., H) -> (-1, H) (no copy
+    where the strides allow)."""
+    if array.ndim == 2:
+        return array
+    return array.reshape(-1, 1) if array.ndim < 2 else array.reshape(-1, array.shape[-1])
 
 
 def _reduce(loss: Any, reduction: str, dtype: Any) -> Any:
