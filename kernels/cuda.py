@@ -197,6 +197,8 @@ def bce_with_logits_rows(logits, target, grad, loss_rows):
     _require_shapes(logits.shape == target.shape == grad.shape)
     _require_shapes(loss_rows.size == logits.shape[0])
     blocks = min(logits.shape[0], 65535)
+    if blocks == 0:  # no rows: nothing to write (a grid of 0 blocks is a launch error)
+        return
     _bce_rows[blocks, _REDUCE_THREADS](logits, target, grad, loss_rows)
 
 

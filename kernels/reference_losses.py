@@ -32,7 +32,12 @@ def _sigmoid(x: np.ndarray, e: np.ndarray, out: np.ndarray | None) -> np.ndarray
 def _bce_terms(logits: np.ndarray, target: np.ndarray, grad: np.ndarray) -> np.ndarray:
     """Per-element losses (float32 or float64, like the input) and the gradient into grad."""
     e = np.exp(-np.abs(logits))  # e <= 1, so neither exp nor 1 + e overflows at |l| = 800
-    terms = np.maximum(logits, 0) - target * logits + np.log1p(e)
+    # max(l, 0) - t l as w l (w = 1 - t above 0, -t below), a zero weight adding exactly 0:
+    # finite where the math is at l = +-inf (+inf with t = 1 gives 0, not inf - inf = NaN)
+    weight = np.where(logits > 0, 1 - target, -target)
+    linear = np.zeros(np.broadcast(weight, logits).shape, np.result_type(weight, logits))
+    np.multiply(weight, logits, out=linear, where=weight != 0)
+    terms = linear + np.log1p(e)
     _sigmoid(logits, e, grad)  # written last, so that grad may alias logits
     grad -= target
     return terms
@@ -47,11 +52,14 @@ def bce_with_logits(logits: np.ndarray, target: np.ndarray, grad: np.ndarray) ->
     total = 0  (float64)
     for i < N: for j < H:
         e = exp(-|l|)
-        total += max(l, 0) - t * l + log1p(e)
+        w = 1 - t if l > 0 else -t          # max(l, 0) - t l = w l
+        total += (w * l if w != 0 else 0) + log1p(e)
         grad[i, j] = (1 if l >= 0 else e) / (1 + e) - t
     return total
 
-    Stable for any logit (|l| = 800 gives finite loss and gradient). A 1-D batch of single
+    Stable for any logit (|l| = 800 gives finite loss and gradient) and exact at l = +-inf
+    where the loss is finite: (+inf, t = 1) and (-inf, t = 0) give 0, (+inf, t = 0) gives
+    +inf, and the gradient stays finite (sigmoid(+-inf) is 1 or 0). A 1-D batch of single
     logits is passed as a (N, 1) view.
 
     Args:

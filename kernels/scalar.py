@@ -57,9 +57,14 @@ def activation_gradient(kind, y, slope):
 
 @jit_scalar
 def bce_element(logit, target, e, softplus):
-    """(max(l, 0) - t l + log1p(e), sigmoid(l) - t) given e = exp(-|l|), softplus = log1p(e)."""
-    term = ((logit if logit > _ZERO else _ZERO) - target * logit) + softplus
-    return term, sigmoid(logit, e) - target
+    """(max(l, 0) - t l + log1p(e), sigmoid(l) - t) given e = exp(-|l|), softplus = log1p(e).
+
+    max(l, 0) - t l is formed as w l, w = 1 - t above 0 and -t below, and a zero weight
+    adds exactly 0: so l = +inf with t = 1 (or -inf with t = 0) gives 0, not inf - inf = NaN.
+    """
+    weight = (_ONE - target) if logit > _ZERO else -target
+    linear = weight * logit if weight != _ZERO else _ZERO
+    return linear + softplus, sigmoid(logit, e) - target
 
 
 @jit_scalar

@@ -77,10 +77,14 @@ def reparameterize_backward(module, rng, shape, alias, dtype):
     return [grad_mu, grad_logvar]
 
 
-def bce_with_logits(scale, rows_variant=False):
+def bce_with_logits(scale, rows_variant=False, infinite=False):
     def case(module, rng, shape, alias, dtype):
         logits = normal(rng, shape, dtype, scale)
         target = rng.random(shape).astype(dtype)
+        if infinite:  # +-inf logits where the loss is finite: +inf with t = 1, -inf with t = 0
+            inf = rng.random(shape) < 0.5
+            logits[inf] = np.where(rng.random(int(inf.sum())) < 0.5, np.inf, -np.inf)
+            target[inf] = logits[inf] > 0
         grad = logits if alias else nan_like(shape, dtype)
         if rows_variant:
             loss_rows = nan_like(shape[0], np.float64)
@@ -153,12 +157,20 @@ CASES = {  # case id -> (kernel, case function); aliasing is tried where the spe
     "reparameterize_backward": ("reparameterize_backward", reparameterize_backward),
     "bce_with_logits": ("bce_with_logits", bce_with_logits(4.0)),
     "bce_with_logits[800]": ("bce_with_logits", bce_with_logits(800.0)),
+    "bce_with_logits[inf]": ("bce_with_logits", bce_with_logits(4.0, infinite=True)),
     "bce_with_logits_rows": ("bce_with_logits_rows", bce_with_logits(4.0, rows_variant=True)),
+    "bce_with_logits_rows[inf]": (
+        "bce_with_logits_rows",
+        bce_with_logits(4.0, rows_variant=True, infinite=True),
+    ),
     "gaussian_kl": ("gaussian_kl", gaussian_kl),
     "log_softmax_cross_entropy": ("log_softmax_cross_entropy", cross_entropy(3.0)),
     "log_softmax_cross_entropy[800]": ("log_softmax_cross_entropy", cross_entropy(800.0)),
     "adam_step[0.9]": ("adam_step", adam(0.9, 0.0)),
     "adam_step[0.5,decay]": ("adam_step", adam(0.5, 0.01)),  # lerp's other form
+    # beta1 < 0.5: lerp's second form with keep = beta1 != weight (equal only at 0.5)
+    "adam_step[0.3]": ("adam_step", adam(0.3, 0.0)),
+    "adam_step[0.1,decay]": ("adam_step", adam(0.1, 0.01)),
     "sgd_step[momentum]": ("sgd_step", sgd(0.9, 0.0)),
     "sgd_step[plain,decay]": ("sgd_step", sgd(0.0, 0.01)),
 }

@@ -3,7 +3,16 @@ second derivative (double backward), with hypothesis drawing shapes and values.
 
 One table drives all three checks. Each case names: how many inputs, how to draw their
 shapes (same shape, broadcastable, matmul-compatible ...), a safe value range, the tinygen
-function and the NumPy reference.
+function and the NumPy reference. Every gradient must also have its input's shape and
+dtype (``gradcheck`` checks it, and the table asserts ``x.grad.shape == x.shape``).
+
+Finite differences need smooth points, so the table's values keep clear of kinks and ties;
+the hard values are drawn on purpose by a second table, ``KINKS``: ties for max/min (the
+gradient is shared equally among the tied elements, as PyTorch's amax does), exact zeros
+for relu/leaky_relu/abs (0, the slope, 0: the fused kernels' rule, checked against them),
+whose gradients are compared with the rule written in NumPy. Permutations that are not
+their own inverse, and 1-D and 3-D inputs for every loss that reduces a last axis, are in
+the main table.
 """
 
 from __future__ import annotations
@@ -25,6 +34,12 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+def bce_reference(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], straight from the definition."""
+    s = 1 / (1 + np.exp(-z))
+    return -(t * np.log(s) + (1 - t) * np.log(1 - s))
 
 
 def away_from_zero(rng: np.random.Generator, shape: tuple) -> np.ndarray:
@@ -108,6 +123,14 @@ CASES = [
     Case("reshape", "unary", lambda a: a.reshape(-1), lambda a: a.reshape(-1)),
     Case("transpose", "unary", lambda a: a.T, lambda a: a.T),
     Case("swapaxes", "reduce", lambda a: a.swapaxes(0, -1), lambda a: a.swapaxes(0, -1)),
+    # 3-cycles: the backward must apply the inverse permutation, not the forward one
+    Case("transpose_cycle", "cube", lambda a: a.transpose(1, 2, 0), lambda a: a.transpose(1, 2, 0)),
+    Case(
+        "transpose_cycle_back",
+        "cube",
+        lambda a: a.transpose((2, 0, 1)),
+        lambda a: a.transpose(2, 0, 1),
+    ),
     Case(
         "broadcast_to",
         "rows",
@@ -134,10 +157,32 @@ CASES = [
         lambda a: np.stack([a, np.exp(a)], axis=1),
     ),
     Case(
+        "stack_last",
+        "reduce",
+        lambda a: tg.stack([a, a * 3.0], axis=-1),
+        lambda a: np.stack([a, a * 3.0], axis=-1),
+    ),
+    Case("stack_one", "reduce", lambda a: tg.stack([a], axis=-2), lambda a: np.stack([a], -2)),
+    Case(
         "where",
         "broadcast",
         lambda a, b: tg.where(a > 0, a, b),
         lambda a, b: np.where(a > 0, a, b),
+        away_from_zero,
+    ),
+    # a number on one side takes the tensor's dtype (a float32 0.0 would not mix with float64)
+    Case(
+        "where_scalar_right",
+        "unary",
+        lambda a: tg.where(a > 0, a, 0.5),
+        lambda a: np.where(a > 0, a, 0.5),
+        away_from_zero,
+    ),
+    Case(
+        "where_scalar_left",
+        "unary",
+        lambda a: tg.where(a > 0, -1.0, a),
+        lambda a: np.where(a > 0, -1.0, a),
         away_from_zero,
     ),
     Case("matmul", "matmul", lambda a, b: a @ b, np.matmul),
@@ -157,12 +202,57 @@ CASES = [
         lambda a: F.softmax(a, axis=0),
         lambda a: np.exp(a) / np.exp(a).sum(0, keepdims=True),
     ),
+    # the losses that reduce a last axis, on 1-D, 2-D and 3-D inputs ("last_axis")
+    Case(
+        "logsumexp_last",
+        "last_axis",
+        lambda a: F.logsumexp(a, axis=-1),
+        lambda a: np.log(np.exp(a).sum(-1)),
+    ),
+    Case(
+        "log_softmax_last",
+        "last_axis",
+        lambda a: F.log_softmax(a, axis=-1),
+        lambda a: a - np.log(np.exp(a).sum(-1, keepdims=True)),
+    ),
+    Case(
+        "gaussian_kl",
+        "same_shape",
+        F.gaussian_kl,
+        lambda mu, lv: 0.5 * (mu * mu + np.exp(lv) - 1 - lv).sum(-1),
+    ),
+    Case(
+        "bce_with_logits_none",
+        "same_shape",
+        lambda z, t: F.binary_cross_entropy_with_logits(z, t.sigmoid(), reduction="none"),
+        lambda z, t: bce_reference(z, 1 / (1 + np.exp(-t))),
+    ),
+    Case(
+        "bce_with_logits_mean",
+        "same_shape",
+        lambda z, t: F.binary_cross_entropy_with_logits(z, t.sigmoid()),
+        lambda z, t: bce_reference(z, 1 / (1 + np.exp(-t))).mean(),
+    ),
+    Case(
+        "bce_probs_sum",
+        "same_shape",
+        lambda p, t: F.binary_cross_entropy(p.sigmoid(), t.sigmoid(), reduction="sum"),
+        lambda p, t: bce_reference(p, 1 / (1 + np.exp(-t))).sum(),
+    ),
+    Case(
+        "mse_mean",
+        "same_shape",
+        lambda a, b: F.mse_loss(a, b),
+        lambda a, b: ((a - b) ** 2).mean(),
+    ),
 ]
 
 SHAPES = {
     "unary": array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4),
     "reduce": array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
     "rows": array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=5),
+    "cube": array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=4),
+    "last_axis": array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
 }
 
 
@@ -170,6 +260,9 @@ def draw_shapes(data: st.DataObject, kind: str) -> list[tuple]:
     if kind == "broadcast":
         drawn = data.draw(mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4))
         return list(drawn.input_shapes)
+    if kind == "same_shape":  # two inputs of one shape, 1-D to 3-D
+        shape = data.draw(SHAPES["last_axis"])
+        return [shape, shape]
     if kind == "matmul":
         n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
         batch = data.draw(st.sampled_from([(), (2,), (3, 1)]))
@@ -202,7 +295,12 @@ def test_forward_matches_numpy(case: Case, data: st.DataObject) -> None:
 @SETTINGS
 @given(data=st.data())
 def test_gradient_matches_finite_differences(case: Case, data: st.DataObject) -> None:
-    assert tg.gradcheck(case.fn, make_inputs(case, data))
+    inputs = make_inputs(case, data)
+    assert tg.gradcheck(case.fn, inputs)
+    out = case.fn(*inputs)
+    (out * tg.tensor(np.linspace(0.5, 1.5, out.size).reshape(out.shape))).sum().backward()
+    for x in inputs:  # each gradient is shaped like its input (a missing unbroadcast is not)
+        assert x.grad.shape == x.shape and x.grad.dtype == x.dtype
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.second_order], ids=lambda c: c.name)
@@ -210,6 +308,90 @@ def test_gradient_matches_finite_differences(case: Case, data: st.DataObject) ->
 @given(data=st.data())
 def test_second_derivative_matches_finite_differences(case: Case, data: st.DataObject) -> None:
     assert tg.gradgradcheck(case.fn, make_inputs(case, data))
+
+
+def _share_ties(x: np.ndarray, picked: np.ndarray, axis: int | None) -> np.ndarray:
+    """The tie rule in NumPy: 1 / (number of tied extremes) at each extreme, else 0."""
+    is_extreme = x == picked
+    return is_extreme / is_extreme.sum(axis=axis, keepdims=True)
+
+
+@dataclass
+class Kink:
+    """An op at its non-smooth points: fn(x), and the gradient of sum(fn(x) * w) by its rule."""
+
+    name: str
+    fn: Callable
+    gradient: Callable  # (x, w) -> dL/dx, in NumPy
+
+
+KINKS = [
+    Kink("max_all", lambda a: a.max(), lambda x, w: w * _share_ties(x, x.max(), None)),
+    Kink(
+        "max_axis",
+        lambda a: a.max(axis=-1),
+        lambda x, w: w[..., None] * _share_ties(x, x.max(-1, keepdims=True), -1),
+    ),
+    Kink(
+        "min_axis",
+        lambda a: a.min(axis=0, keepdims=True),
+        lambda x, w: w * _share_ties(x, x.min(0, keepdims=True), 0),
+    ),
+    Kink("min_all", lambda a: a.min(), lambda x, w: w * _share_ties(x, x.min(), None)),
+    Kink("relu", lambda a: a.relu(), lambda x, w: w * (x > 0)),
+    Kink("leaky_relu", lambda a: a.leaky_relu(0.2), lambda x, w: w * np.where(x > 0, 1, 0.2)),
+    Kink("abs", lambda a: a.abs(), lambda x, w: w * np.sign(x)),
+]
+
+
+@pytest.mark.parametrize("kink", KINKS, ids=[k.name for k in KINKS])
+@SETTINGS
+@given(shape=SHAPES["reduce"], data=st.data())
+def test_gradient_at_ties_and_kinks_follows_the_rule(kink: Kink, shape: tuple, data) -> None:
+    # values on a grid of 0.5 in [-1, 1]: ties and exact zeros nearly everywhere
+    size = int(np.prod(shape))
+    steps = data.draw(st.lists(st.integers(-2, 2), min_size=size, max_size=size))
+    x_np = np.array(steps, dtype=np.float64).reshape(shape) * 0.5
+    x = tg.tensor(x_np, requires_grad=True)
+    out = kink.fn(x)
+    w = np.random.default_rng(size).uniform(0.5, 1.5, out.shape)
+    (out * tg.tensor(w)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), kink.gradient(x_np, w), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("activation, slope", [("relu", 0.0), ("leaky_relu", 0.2)])
+def test_plain_activations_take_the_fused_kernels_rule_at_zero(activation: str, slope: float):
+    # pre-activations of exactly 0 through the fused float32 Linear kernel and the plain ops
+    x, weight = tg.zeros(3, 2), tg.ones(4, 2)
+    bias = tg.tensor([0.0, 1.0, -1.0, 0.0], requires_grad=True)
+    F.linear(x, weight, bias, activation=activation, slope=slope).sum().backward()
+    fused = bias.grad.numpy()
+    plain_bias = tg.tensor(bias.numpy(), dtype="float64", requires_grad=True)
+    pre = tg.tensor(x.numpy(), dtype="float64") @ tg.tensor(weight.numpy(), dtype="float64").T
+    act = (pre + plain_bias).relu() if slope == 0 else (pre + plain_bias).leaky_relu(slope)
+    act.sum().backward()
+    np.testing.assert_allclose(plain_bias.grad.numpy(), fused, rtol=1e-6)
+    np.testing.assert_allclose(fused[[0, 3]], 3 * slope, rtol=1e-6)  # 0 for relu, the slope
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_float32_in_float32_out_and_gradients(case: Case, data: st.DataObject) -> None:
+    # the kernel path where there is one, and every op's dtype rule: nothing drifts to float64
+    inputs = [
+        tg.tensor(x.numpy().astype(np.float32), requires_grad=True) for x in make_inputs(case, data)
+    ]
+    out = case.fn(*inputs)
+    assert out.dtype == np.float32
+    out.sum().backward()
+    assert all(x.grad.dtype == np.float32 for x in inputs)
+
+
+@pytest.mark.parametrize("make", [lambda: tg.stack([]), lambda: tg.cat([])], ids=["stack", "cat"])
+def test_joining_nothing_is_refused(make: Callable) -> None:
+    with pytest.raises(ValueError, match="needs at least one tensor"):
+        make()
 
 
 def test_float32_stays_float32_with_python_and_numpy_scalars() -> None:
@@ -238,6 +420,9 @@ def test_cast_passes_the_gradient_back_in_the_input_dtype() -> None:
     (y * y).sum().backward()
     assert y.dtype == np.float32 and x.grad.dtype == np.float64
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 4.0])
+    x32 = tg.tensor([1.0, 2.0], requires_grad=True)  # and the other way: float32 -> float64
+    (x32.astype("float64") * 3.0).sum().backward()
+    assert x32.grad.dtype == np.float32
 
 
 def test_comparisons_have_no_gradient() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tinygen import backend
 from tinygen.function import set_grad_enabled
 from tinygen.tensor import Tensor, as_tensor
 
@@ -91,7 +92,9 @@ def _seeds(outputs: list[Tensor], grad_outputs: Any) -> list[Tensor]:
                     f"backward() on a non-scalar output of shape {out.shape} needs a gradient "
                     "argument (dL/d(output), same shape); or reduce it first, e.g. .sum()"
                 )
-            grad = Tensor._wrap(out.data * 0 + 1)
+            # ones, not out * 0 + 1: that is NaN when the output is inf or NaN (a loss of
+            # +inf still has finite gradients, e.g. BCE at logit +inf with target 0)
+            grad = Tensor._wrap(backend.array_module(out.data).ones_like(out.data))
         grad = as_tensor(grad, out)
         if grad.shape != out.shape:
             raise ValueError(f"gradient of shape {grad.shape} given for an output of {out.shape}")

@@ -8,6 +8,10 @@ differences (numeric) in float64:
 where L = sum(fn(inputs) * w) with a fixed random weight w, so one pass checks every output
 element at once. Small inputs are checked element by element; large ones along a few random
 directions v (the numeric side is then a single difference quotient of L(x + eps v)).
+
+Before any value is compared, each analytic gradient must have its input's shape and dtype:
+a backward that forgets to ``unbroadcast`` returns a (3, 4) gradient for a (3, 1) input,
+and the sum over a direction would broadcast it silently.
 """
 
 from __future__ import annotations
@@ -46,6 +50,17 @@ def _weighted_output(fn: Callable, inputs: list[Any], weights: list[np.ndarray] 
     return total, weights
 
 
+def _check_like_input(index: int, gradient: Tensor, x: Tensor) -> None:
+    """Raise unless dL/dx has x's shape and dtype (a gradient is shaped like what it is for)."""
+    if gradient.shape != x.shape or gradient.dtype != x.dtype:
+        raise GradcheckError(
+            f"gradcheck failed for input {index}: the analytic gradient has shape "
+            f"{gradient.shape} and dtype {gradient.dtype}, but the input has shape {x.shape} "
+            f"and dtype {x.dtype}; a backward must return one gradient shaped like its input "
+            "(sum broadcast axes back with function.unbroadcast, cast back with astype)"
+        )
+
+
 def gradcheck(
     fn: Callable[..., Tensor | Sequence[Tensor]],
     inputs: Sequence[Any],
@@ -72,8 +87,9 @@ def gradcheck(
         True when every checked gradient agrees.
 
     Raises:
-        GradcheckError: naming the input, the element (or direction), both values and the
-            relative error of the worst mismatch.
+        GradcheckError: an analytic gradient whose shape or dtype is not its input's, or
+            (naming the input, the element or direction, both values and the relative
+            error) the worst mismatch of values.
     """
     inputs = _as_float64_inputs(inputs)
     checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -91,6 +107,7 @@ def gradcheck(
     rng = np.random.default_rng(4321)
     for index, analytic_grad in zip(checked, analytic):
         x = inputs[index].data
+        _check_like_input(index, analytic_grad, inputs[index])
         g = analytic_grad.numpy()
         if x.size <= max_elements:
             probes = [

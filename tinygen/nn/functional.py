@@ -160,11 +160,18 @@ def logsumexp(x: Tensor, axis: int = -1, keepdims: bool = False) -> Tensor:
 def binary_cross_entropy_with_logits(
     logits: Tensor, target: Any, reduction: str = "mean"
 ) -> Tensor:
-    """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z (finite at z = +-800)."""
+    """-[t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))], from logits z.
+
+    Finite at z = +-800; exact at z = +-inf: 0 where the target agrees, +inf where it does not.
+
+    Raises:
+        ValueError: an unknown reduction, mismatched shapes, or an empty batch.
+    """
     _check_reduction(reduction)
     target = as_tensor(target, logits)
     check_dtypes("binary_cross_entropy_with_logits", (logits, target), ("input", "target"))
     _check_same_shape("binary_cross_entropy_with_logits", logits, target)
+    _check_not_empty("binary_cross_entropy_with_logits", logits)
     return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
 
@@ -173,21 +180,52 @@ def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") ->
 
     The logs are clipped at the dtype's tiny number (about -87 in float32), so p = 0 or 1
     stays finite.
+
+    Raises:
+        ValueError: an empty batch, or a probability outside [0, 1] (NaN passes through).
     """
     target = as_tensor(target, probs)
     check_dtypes("binary_cross_entropy", (probs, target), ("input", "target"))
     _check_same_shape("binary_cross_entropy", probs, target)
+    _check_probabilities(probs)
     tiny = float(np.finfo(probs.dtype).tiny)
     log_p = probs.clip(tiny, 1.0).log()
     log_not_p = (1.0 - probs).clip(tiny, 1.0).log()
     return _reduce(-(target * log_p + (1.0 - target) * log_not_p), reduction)
 
 
+def _check_not_empty(name: str, x: Tensor) -> None:
+    if x.size == 0:
+        raise ValueError(
+            f"{name}: the batch is empty (input of shape {x.shape}); a loss needs at least one "
+            "sample (check the data loader or the slice that made the batch)"
+        )
+
+
+def _check_probabilities(probs: Tensor) -> None:
+    _check_not_empty("binary_cross_entropy", probs)
+    data = probs.data
+    outside = (data < 0) | (data > 1)  # NaN is neither: it propagates, as in every op
+    if outside.any():
+        bad = float(data[outside].reshape(-1)[0])
+        raise ValueError(
+            f"binary_cross_entropy: probabilities must lie in [0, 1], got {bad:g} "
+            f"({int(outside.sum())} of {probs.size} outside); pass logits to "
+            "binary_cross_entropy_with_logits, or apply sigmoid first"
+        )
+
+
 def cross_entropy(logits: Tensor, labels: Any, reduction: str = "mean") -> Tensor:
-    """-log softmax(logits)[label] per row, one fused op; logits (N, C), labels (N,) ints."""
+    """-log softmax(logits)[label] per row, one fused op; logits (N, C), labels (N,) ints.
+
+    Raises:
+        ValueError: an unknown reduction, logits not 2-D, an empty batch (N = 0 or C = 0),
+            or labels of the wrong shape, type or range.
+    """
     _check_reduction(reduction)
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy takes (N, C) logits, not shape {logits.shape}")
+    _check_not_empty("cross_entropy", logits)
     array = labels.data if isinstance(labels, Tensor) else labels
     array = backend.array_module(logits.data).asarray(array)
     if array.dtype.kind not in "iu" or array.shape != logits.shape[:1]:

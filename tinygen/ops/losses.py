@@ -19,8 +19,13 @@ from tinygen.tensor import Tensor
 
 
 def _as_rows(array: Any) -> Any:
-    """A 2-D view for the kernels: (N,) -> (N, 1) (no copy, strides kept)."""
-    return array.reshape(-1, 1) if array.ndim == 1 else array
+    """A 2-D view for the kernels: (N,) or () -> (N, 1), (..., H) -> (-1, H).
+
+    No copy where the strides allow.
+    """
+    if array.ndim == 2:
+        return array
+    return array.reshape(-1, 1) if array.ndim < 2 else array.reshape(-1, array.shape[-1])
 
 
 def _reduce(loss: Any, reduction: str, dtype: Any) -> Any:
@@ -30,6 +35,15 @@ def _reduce(loss: Any, reduction: str, dtype: Any) -> Any:
     if reduction == "mean":
         return xp.asarray(loss.mean(), dtype=dtype)
     return loss.astype(dtype, copy=False)
+
+
+def _require_samples(array: Any) -> None:
+    """Refuse an empty batch: its mean is 0 / 0, and a loss of no samples is a caller's bug.
+
+    ``Function.apply`` puts the op's name and the input shapes in front of the message.
+    """
+    if array.size == 0:
+        raise ValueError("the batch is empty; a loss needs at least one sample")
 
 
 def _scale(grad_out: Tensor, count: int, reduction: str, rows: bool = False) -> Tensor:
@@ -47,6 +61,8 @@ class BCEWithLogits(Function):
     """l = max(z, 0) - t z + log(1 + exp(-|z|));  dl/dz = sigmoid(z) - t,  dl/dt = -z.
 
     l equals -t log s(z) - (1 - t) log(1 - s(z)).  Reduced by 'mean', 'sum' or 'none'.
+    Exact at z = +-inf (the kernels' rule, ``reference.bce_with_logits``): 0 where the
+    target agrees, +inf where it does not, and a finite dl/dz. An empty batch is refused.
     """
 
     reduction: str
@@ -54,6 +70,7 @@ class BCEWithLogits(Function):
 
     @staticmethod
     def forward(ctx: BCEWithLogits, logits: Any, target: Any, reduction: str) -> Any:
+        _require_samples(logits)
         ctx.reduction, ctx.grad = reduction, None
         xp = backend.array_module(logits)
         grad = xp.empty(_as_rows(logits).shape, logits.dtype)  # sigmoid(z) - t, same pass
@@ -111,6 +128,7 @@ class CrossEntropy(Function):
 
     @staticmethod
     def forward(ctx: CrossEntropy, logits: Any, labels: Any, reduction: str) -> Any:
+        _require_samples(logits)
         ctx.labels, ctx.reduction, ctx.grad = labels, reduction, None
         xp = backend.array_module(logits)
         rows, grad = xp.empty(logits.shape[0], np.float64), xp.empty(logits.shape, logits.dtype)
