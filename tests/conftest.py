@@ -50,3 +50,10 @@ def mnist_subset():
 def toy_data():
     """256 ten-class toy images and their labels (``helpers.synthetic_digits``)."""
     return synthetic_digits(256)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Drop compiled kernels built from other sources: test_kernels imports them directly."""
+    from tinygen.kernels.cache import forget_stale_compilations
+
+    forget_stale_compilations()

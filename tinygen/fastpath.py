@@ -46,6 +46,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.function import is_grad_enabled
 from tinygen.kernels import KERNELS, reference
+from tinygen.kernels.cache import forget_stale_compilations
 
 _fast_path = os.environ.get("TINYGEN_FAST_PATH", "1").strip().lower() not in ("0", "false", "off")
 _modules: dict[str, ModuleType | None] = {}  # device -> kernel module (None: use reference)
@@ -72,6 +73,7 @@ def _load(device: str) -> ModuleType | None:
                 if cuda.is_available():
                     module = importlib.import_module("tinygen.kernels.cuda")
             else:
+                forget_stale_compilations()  # Numba would not see an edited helper file
                 module = importlib.import_module("tinygen.kernels.cpu")
         except ImportError:  # no Numba, or one that does not match this NumPy
             module = None
