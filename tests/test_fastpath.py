@@ -94,6 +94,22 @@ def test_the_kernels_really_run_on_the_fast_path(monkeypatch: pytest.MonkeyPatch
     assert grad_x.requires_grad
 
 
+@pytest.mark.parametrize("name", [n for n in OPS if n != "linear_none"])  # none: a matmul
+def test_every_fused_op_runs_its_kernel_in_float32(name: str, monkeypatch) -> None:  # noqa: ANN001
+    calls: list[str] = []
+    original = fastpath.kernel
+
+    def counting(kernel_name: str, device: str = "cpu") -> Callable:
+        calls.append(kernel_name)
+        return original(kernel_name, device)
+
+    monkeypatch.setattr(fastpath, "kernel", counting)
+    op, shapes = OPS[name]
+    with fastpath.fast_path(True):
+        op_results(op, shapes, seed=0)
+    assert calls, f"{name}: no kernel ran on the fast path for float32 inputs"
+
+
 def test_float64_never_takes_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(name: str, device: str = "cpu") -> Callable:
         raise AssertionError(f"kernel {name} used for float64")

@@ -28,6 +28,7 @@ from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
 import tinygen as tg
 from tinygen.nn import functional as F
+from tinygen.ops.reduce import MatMul
 
 SETTINGS = settings(
     max_examples=12,
@@ -144,6 +145,12 @@ CASES = [
         lambda a: a[np.array([0, 0, -1])],
         lambda a: a[np.array([0, 0, -1])],
     ),
+    Case(  # a tuple index holding an array: repeats must add up in the backward
+        "getitem_tuple_repeats",
+        "rows",
+        lambda a: a[np.array([0, 0, -1]), 0],
+        lambda a: a[np.array([0, 0, -1]), 0],
+    ),
     Case(
         "cat",
         "rows",
@@ -183,6 +190,13 @@ CASES = [
         "unary",
         lambda a: tg.where(a > 0, -1.0, a),
         lambda a: np.where(a > 0, -1.0, a),
+        away_from_zero,
+    ),
+    Case(  # a NumPy boolean array as the condition, not a Tensor
+        "where_array_condition",
+        "broadcast",
+        lambda a, b: tg.where(a.numpy() > 0, a, b),
+        lambda a, b: np.where(a > 0, a, b),
         away_from_zero,
     ),
     Case("matmul", "matmul", lambda a, b: a @ b, np.matmul),
@@ -341,6 +355,8 @@ KINKS = [
     Kink("relu", lambda a: a.relu(), lambda x, w: w * (x > 0)),
     Kink("leaky_relu", lambda a: a.leaky_relu(0.2), lambda x, w: w * np.where(x > 0, 1, 0.2)),
     Kink("abs", lambda a: a.abs(), lambda x, w: w * np.sign(x)),
+    # the boundaries belong to the inside: the gradient passes at x = low and x = high
+    Kink("clip", lambda a: a.clip(-1.0, 0.5), lambda x, w: w * ((x >= -1) & (x <= 0.5))),
 ]
 
 
@@ -388,10 +404,24 @@ def test_float32_in_float32_out_and_gradients(case: Case, data: st.DataObject) -
     assert all(x.grad.dtype == np.float32 for x in inputs)
 
 
-@pytest.mark.parametrize("make", [lambda: tg.stack([]), lambda: tg.cat([])], ids=["stack", "cat"])
-def test_joining_nothing_is_refused(make: Callable) -> None:
-    with pytest.raises(ValueError, match="needs at least one tensor"):
+@pytest.mark.parametrize(
+    "make, needle",
+    [
+        (lambda: tg.stack([]), r"^stack needs at least one tensor$"),
+        (lambda: tg.cat([]), r"^cat needs at least one tensor$"),
+        (lambda: tg.zeros(0, 3).max(), r"^Max: max of an empty tensor \(input shapes: \(0, 3\)\)$"),
+    ],
+    ids=["stack", "cat", "max"],
+)
+def test_nothing_to_join_or_reduce_is_refused(make: Callable, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
         make()
+
+
+def test_where_of_two_numbers_is_float32() -> None:
+    out = tg.where(tg.tensor([True, False]), 1.5, -2.0)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.numpy(), [1.5, -2.0])
 
 
 def test_float32_stays_float32_with_python_and_numpy_scalars() -> None:
@@ -436,6 +466,11 @@ def test_comparisons_have_no_gradient() -> None:
     "make, needle",
     [
         (lambda: tg.randn(3, 4) @ tg.randn(5, 6), "(3, 4) @ (5, 6)"),
+        (lambda: tg.randn(3, 4) @ tg.randn(5, 6), "inner dimensions 4 and 5 differ"),
+        (
+            lambda: MatMul.apply(tg.randn(3, 4), tg.randn(4)),
+            "MatMul: MatMul takes operands with at least 2 dimensions",
+        ),
         (lambda: tg.randn(3, 4) + tg.randn(2, 4), "(3, 4), (2, 4)"),
         (lambda: tg.randn(3) * tg.randn(3, dtype="float64"), "float32 (left) vs float64 (right)"),
     ],

@@ -50,6 +50,23 @@ def test_gradcheck_refuses_a_gradient_not_shaped_like_its_input() -> None:
         tg.gradgradcheck(lambda x: Stretch.apply(x) * Stretch.apply(x), [x])
 
 
+def test_gradcheck_refuses_a_nan_gradient() -> None:
+    # found by mutmut: IndexAdd writing None (NaN in a float array) passed gradcheck, since
+    # |NaN - numeric| > tolerance is False
+    class Poisoned(Function):
+        @staticmethod
+        def forward(ctx: Function, x):  # noqa: ANN001, ANN205
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx: Function, grad_out):  # noqa: ANN001, ANN205
+            return (grad_out * float("nan"),)
+
+    x = tg.tensor(np.ones(3), dtype="float64", requires_grad=True)
+    with pytest.raises(tg.GradcheckError, match="analytic nan vs numeric"):
+        tg.gradcheck(Poisoned.apply, [x])
+
+
 def test_relu_gradient_at_exactly_zero_is_zero_as_in_the_fused_kernel() -> None:
     # bug: ReLU's backward x > 0 -> x >= 0 (the plain op and the fused kernel then disagree)
     x = tg.tensor([-1.0, 0.0, 2.0], dtype="float64", requires_grad=True)

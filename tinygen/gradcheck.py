@@ -133,6 +133,8 @@ def gradcheck(
             numeric = (plus - minus) / (2 * eps)
             exact = float((g * direction).sum())
             excess = abs(exact - numeric) - (atol + rtol * abs(numeric))
+            if not excess <= 0:  # NaN on either side is a mismatch too, never a pass
+                excess = excess if excess > 0 else np.inf
             if excess > 0 and (worst is None or excess > worst[0]):
                 worst = (excess, where, exact, numeric)
         if worst is not None:
