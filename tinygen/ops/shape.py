@@ -127,7 +127,8 @@ def _operands(name: str, tensors: Any) -> list[Tensor]:
     tensors = list(tensors)
     like = next((t for t in tensors if isinstance(t, Tensor)), None)
     if like is None:
-        raise ValueError(f"{name} needs at least one tensor (got {len(tensors)} other inputs)")
+        got = f" (got {len(tensors)} arrays or numbers)" if tensors else ""
+        raise ValueError(f"{name} needs at least one tensor{got}")
     tensors = [as_tensor(t, like) for t in tensors]
     check_dtypes(name, tensors, [f"tensor {i}" for i in range(len(tensors))])
     return tensors
