@@ -105,3 +105,10 @@ def test_the_fused_ops_refuse_an_empty_batch_too(op: str) -> None:
     params = {"labels": np.zeros(0, int)} if op == "CrossEntropy" else {}
     with pytest.raises(ValueError, match=f"{op}: the batch is empty"):
         getattr(losses, op).apply(*args, reduction="mean", **params)
+
+
+def test_log_softmax_shifts_each_row_by_its_own_maximum() -> None:
+    # rows 2000 apart: one shift for the whole array would underflow a row to log(0)
+    x = tg.tensor([[1000.0, 999.0], [-1000.0, -1001.0]], dtype="float64")
+    expected = np.array([0.0, -1.0]) - np.log1p(np.exp(-1.0))
+    np.testing.assert_allclose(F.log_softmax(x, axis=-1).numpy(), [expected, expected])

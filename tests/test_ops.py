@@ -164,6 +164,18 @@ CASES = [
         lambda a: np.stack([a, np.exp(a)], axis=1),
     ),
     Case(
+        "cat_default_axis",
+        "reduce",
+        lambda a: tg.cat([a, a * 2.0]),
+        lambda a: np.concatenate([a, a * 2]),
+    ),
+    Case(
+        "stack_default_axis",
+        "reduce",
+        lambda a: tg.stack([a, a * 2.0]),
+        lambda a: np.stack([a, a * 2]),
+    ),
+    Case(
         "stack_last",
         "reduce",
         lambda a: tg.stack([a, a * 3.0], axis=-1),
@@ -181,15 +193,15 @@ CASES = [
     Case(
         "where_scalar_right",
         "unary",
-        lambda a: tg.where(a > 0, a, 0.5),
-        lambda a: np.where(a > 0, a, 0.5),
+        lambda a: tg.where(a > 0, a, 0.1),
+        lambda a: np.where(a > 0, a, 0.1),
         away_from_zero,
     ),
     Case(
         "where_scalar_left",
         "unary",
-        lambda a: tg.where(a > 0, -1.0, a),
-        lambda a: np.where(a > 0, -1.0, a),
+        lambda a: tg.where(a > 0, -0.3, a),
+        lambda a: np.where(a > 0, -0.3, a),
         away_from_zero,
     ),
     Case(  # a NumPy boolean array as the condition, not a Tensor
@@ -466,7 +478,7 @@ def test_comparisons_have_no_gradient() -> None:
     "make, needle",
     [
         (lambda: tg.randn(3, 4) @ tg.randn(5, 6), "(3, 4) @ (5, 6)"),
-        (lambda: tg.randn(3, 4) @ tg.randn(5, 6), "inner dimensions 4 and 5 differ"),
+        (lambda: tg.randn(2, 3, 4) @ tg.randn(5, 6), "inner dimensions 4 and 5 differ"),
         (
             lambda: MatMul.apply(tg.randn(3, 4), tg.randn(4)),
             "MatMul: MatMul takes operands with at least 2 dimensions",
