@@ -16,11 +16,12 @@ gradients can be differentiated again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from tinygen import backend
-from tinygen.function import set_grad_enabled
+from tinygen.function import observers, set_grad_enabled
 from tinygen.tensor import Tensor, as_tensor
 
 
@@ -65,7 +66,14 @@ def _run(
                 found[id(node)] = (node, grad_out)
             if ctx is None:
                 continue
-            grads_in = ctx.backward(ctx, grad_out)
+            if observers:
+                start = time.perf_counter()
+                grads_in = ctx.backward(ctx, grad_out)
+                seconds = time.perf_counter() - start
+                for observer in list(observers):
+                    observer.on_backward(ctx, grad_out, grads_in, seconds)
+            else:
+                grads_in = ctx.backward(ctx, grad_out)
             for parent, grad in zip(ctx.inputs, grads_in):
                 if grad is None or not parent._requires_grad:
                     continue

@@ -28,11 +28,19 @@ walks the graph is in ``autograd.py``, the ops themselves in ``ops/``.
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 _grad_enabled = True
+
+# Tools that watch ops run (``tinygen.trace``, ``tinygen.compile``'s tracer). Empty, the
+# only cost is one truthiness test per op. Each observer has ``on_forward(cls, ctx, inputs,
+# params, out, seconds)``, called by ``Function.apply`` after an op ran, and
+# ``on_backward(ctx, grad_out, grads_in, seconds)``, called by the backward pass after an
+# op's backward ran (a backward's own Tensor ops are reported first, as forwards).
+observers: list[Any] = []
 
 
 def is_grad_enabled() -> bool:
@@ -99,6 +107,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the op forward on Tensors and, when recording, link the result to the graph."""
+        start = time.perf_counter() if observers else 0.0
         ctx = cls()
         ctx.saved = ()
         arrays = [t.data for t in inputs]
@@ -121,6 +130,10 @@ class Function:
                     out._requires_grad = True
                     out._ctx = ctx
                     break
+        if observers:
+            seconds = time.perf_counter() - start
+            for observer in list(observers):
+                observer.on_forward(cls, ctx, inputs, params, out, seconds)
         return out
 
 
