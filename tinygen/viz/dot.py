@@ -229,6 +229,7 @@ class _Dot:
         lines = [
             "digraph tinygen {",
             f"  rankdir={rankdir};",
+            '  graph [fontname="Helvetica", fontsize=11];',
             '  node [fontname="Helvetica", fontsize=10];',
             '  edge [fontname="Helvetica", fontsize=9];',
         ]
