@@ -126,7 +126,7 @@ w = tg.zeros(1, 1, requires_grad=True)
 b0 = tg.zeros(1, requires_grad=True)
 optimizer = tg.optim.SGD([w, b0], lr=0.1)
 losses = []
-for step in range(20 if SMOKE else 200):
+for _step in range(20 if SMOKE else 200):
     loss = ((tg.tensor(xs) @ w + b0 - tg.tensor(ys)) ** 2).mean()
     optimizer.zero_grad()
     loss.backward()

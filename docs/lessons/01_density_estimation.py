@@ -69,7 +69,7 @@ mu = tg.zeros(2, requires_grad=True)
 log_sigma = tg.zeros(2, requires_grad=True)
 optimizer = tg.optim.Adam([mu, log_sigma], lr=0.05)
 x = tg.tensor(points)
-for step in range(50 if SMOKE else 500):
+for _step in range(50 if SMOKE else 500):
     z = (x - mu) / log_sigma.exp()  # (N, 2): mu and sigma broadcast over the rows
     nll = (log_sigma.sum() + 0.5 * np.log(2 * np.pi) * 2) + 0.5 * (z**2).sum(axis=1).mean()
     optimizer.zero_grad()
