@@ -136,8 +136,12 @@ figure.savefig(FIGURES / "06_frechet.png", dpi=100)
 #   to evaluate (`n/a`); a Parzen window on its samples is the only proxy, and `report.md`
 #   explains why that proxy is weak.
 # - **Sample quality.** Label accuracy (conditional models) and the Fréchet distance judge
-#   the samples through an independent classifier; GAN samples are sharp, VAE samples are
-#   decoder means and look smoothed.
+#   the samples through an independent classifier. VAE samples are decoder means and look
+#   smoothed; GAN samples are sharp *once trained*, and a GAN needs many more epochs than a
+#   VAE. On this lesson's budget (2 GAN epochs) the GANs' numbers can still be far behind:
+#   the claim "GANs give the best samples" needs the full budget (the AC-GAN of
+#   `examples/train_cgan.py` trains 25 epochs; README.md's Numbers give its scores). Run
+#   `tinygen report` with `--epochs 25` to check it on your machine.
 # - **Speed.** A GAN step runs two networks twice (D and G steps), so it costs more per image.
 # - **Inference and latent use.** Only the VAEs map an image back to a code; the 5-NN
 #   accuracy on those codes says how much of the class they hold (the CVAE's less, since y
