@@ -196,7 +196,12 @@ def main() -> None:
     parser.add_argument(
         "--out", help="folder for the PNGs (runs/density; --smoke: runs/smoke/density)"
     )
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, runs in seconds")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        default=os.environ.get("TINYGEN_SMOKE", "") not in ("", "0"),
+        help="tiny sizes, runs in seconds (also TINYGEN_SMOKE=1)",
+    )
     parser.add_argument("--n-train", type=int, default=50_000, help="MNIST training images")
     parser.add_argument("--n-test", type=int, default=10_000, help="MNIST test images")
     parser.add_argument("--space", choices=["logit", "pixel"], default="logit")

@@ -15,6 +15,7 @@ Top to bottom:
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,12 @@ parser.add_argument(
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
 parser.add_argument("--overwrite", action="store_true", help="replace another run in OUT")
-parser.add_argument("--smoke", action="store_true", help="tiny budget: 512 images, 1 epoch")
+parser.add_argument(
+    "--smoke",
+    action="store_true",
+    default=os.environ.get("TINYGEN_SMOKE", "") not in ("", "0"),
+    help="tiny budget: 512 images, 1 epoch (also TINYGEN_SMOKE=1)",
+)
 args = parser.parse_args()
 args.out = args.out or ("runs/smoke/cvae" if args.smoke else "runs/cvae")  # apart
 

@@ -14,6 +14,7 @@ Top to bottom:
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import tinygen
@@ -27,7 +28,12 @@ parser.add_argument("--out", help="the run folder (default runs/gan; runs/smoke/
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
 parser.add_argument("--overwrite", action="store_true", help="replace another run in OUT")
-parser.add_argument("--smoke", action="store_true", help="tiny budget: 512 images, 1 epoch")
+parser.add_argument(
+    "--smoke",
+    action="store_true",
+    default=os.environ.get("TINYGEN_SMOKE", "") not in ("", "0"),
+    help="tiny budget: 512 images, 1 epoch (also TINYGEN_SMOKE=1)",
+)
 args = parser.parse_args()
 args.out = args.out or ("runs/smoke/gan" if args.smoke else "runs/gan")  # apart
 

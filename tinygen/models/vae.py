@@ -28,6 +28,9 @@ pixel's entropy -[x log x + (1 - x) log(1 - x)] > 0: the loss has a floor set by
 
 The CVAE (Sohn et al. 2015) feeds the one-hot label y to both networks: q(z|x, y) and
 p(x|z, y), so ``sample(n, labels)`` draws digits of the asked classes.
+
+docs/lessons/02_vae.py derives the ELBO (Jensen's inequality) and shows the
+reparameterization trick at work; docs/lessons/03_cvae.py does the same for the CVAE.
 """
 
 from __future__ import annotations
