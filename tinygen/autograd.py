@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tinygen import backend
+from tinygen import backend, threads
 from tinygen.function import observers, set_grad_enabled
 from tinygen.tensor import Tensor, as_tensor
 
@@ -118,6 +118,7 @@ def backward(output: Tensor, grad: Any = None, create_graph: bool = False) -> No
     Gradients accumulate over calls (call ``zero_grad`` between steps). The graph is kept,
     so backward may run again through the same graph.
     """
+    threads.refresh()  # a training step's matrix products start here: the BLAS thread policy
     found = _run([output], _seeds([output], grad), create_graph, frozenset())
     for leaf, leaf_grad in found.values():
         leaf_grad = leaf_grad if create_graph else leaf_grad.detach()
