@@ -7,7 +7,9 @@ W2 cgan: tinygen.models.ACGAN (G 110-256-512-1024-784 tanh, D 784-512-256-(1+10)
          tinygen/train/gan_trainer.py (D on real and fake, then G with D frozen).
 
 Each ``epoch`` call trains one epoch and returns its wall-clock seconds; the state persists
-between calls, so repeated epochs continue training.
+between calls, so repeated epochs continue training. ``device="cuda"`` trains on the GPU
+(the batches are copied there step by step, as the peers' loops do; the clock is read after
+``backend.synchronize()``).
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import time
 import numpy as np
 
 import tinygen as tg
+from tinygen import backend
 from tinygen.models import ACGAN, VAE
 
 
 class VAEWorkload:
     """W1: one epoch of the VAE per call."""
 
-    def __init__(self, x_train: np.ndarray, x_test: np.ndarray, seed: int = 0) -> None:
+    def __init__(
+        self, x_train: np.ndarray, x_test: np.ndarray, seed: int = 0, device: str = "cpu"
+    ) -> None:
         tg.manual_seed(seed)
-        self.model = VAE()
-        self.optimizer = tg.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.device = device
+        self.model = VAE().to(device)
+        self.optimizer = tg.optim.Adam(self.model.parameters(), lr=1e-3).to(device)
         self.x_train, self.x_test = x_train, x_test
         self.rng = np.random.default_rng(seed)
 
@@ -34,26 +40,33 @@ class VAEWorkload:
         start = time.perf_counter()
         order = self.rng.permutation(len(self.x_train))
         for i in range(0, len(order), 128):
-            loss = self.model.loss(tg.Tensor(self.x_train[order[i : i + 128]]))[0]
+            batch = tg.Tensor(self.x_train[order[i : i + 128]], device=self.device)
+            loss = self.model.loss(batch)[0]
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
+        backend.synchronize()
         return time.perf_counter() - start
 
     def test_loss(self) -> float:
         """Mean over the test set of summed BCE + KL per image (one z sample)."""
-        return -float(self.model.elbo(self.x_test).numpy().mean())
+        x_test = tg.Tensor(self.x_test, device=self.device)
+        return -float(self.model.elbo(x_test).numpy().mean())
 
 
 class CGANWorkload:
     """W2: one epoch of the AC-GAN per call."""
 
-    def __init__(self, x_train: np.ndarray, y_train: np.ndarray, seed: int = 0) -> None:
+    def __init__(
+        self, x_train: np.ndarray, y_train: np.ndarray, seed: int = 0, device: str = "cpu"
+    ) -> None:
         tg.manual_seed(seed)
-        self.model = ACGAN()
+        self.device = device
+        self.model = ACGAN().to(device)
         betas = (0.5, 0.999)
-        self.opt_g = tg.optim.Adam(self.model.generator.parameters(), lr=2e-4, betas=betas)
-        self.opt_d = tg.optim.Adam(self.model.discriminator.parameters(), lr=2e-4, betas=betas)
+        g, d = self.model.generator.parameters(), self.model.discriminator.parameters()
+        self.opt_g = tg.optim.Adam(g, lr=2e-4, betas=betas).to(device)
+        self.opt_d = tg.optim.Adam(d, lr=2e-4, betas=betas).to(device)
         self.x, self.y = x_train * 2 - 1, y_train
         self.rng = np.random.default_rng(seed)
 
@@ -77,5 +90,6 @@ class CGANWorkload:
         order = self.rng.permutation(len(self.x))
         for i in range(0, len(order) - 63, 64):
             index = order[i : i + 64]
-            self.step(tg.Tensor(self.x[index]), self.y[index])
+            self.step(tg.Tensor(self.x[index], device=self.device), self.y[index])
+        backend.synchronize()
         return time.perf_counter() - start

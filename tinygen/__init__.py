@@ -3,7 +3,7 @@
 This module only re-exports the public API; see README.md for a tour.
 """
 
-from tinygen import backend, distributions, nn, optim
+from tinygen import backend, distributions, nn, optim, threads
 from tinygen.aliases import (
     abs,  # noqa: F401 - public, outside __all__ (see below)
     argmax,
@@ -104,6 +104,7 @@ __all__ = [
     "tanh",
     "Tensor",
     "tensor",
+    "threads",
     "trace",
     "Trace",
     "transpose",

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from tinygen import backend
+from tinygen import backend, threads
 from tinygen.function import observers, set_grad_enabled
 from tinygen.tensor import Tensor, as_tensor
 
@@ -40,7 +40,9 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
         visited.add(id(node))
         stack.append((node, True))
         if node._ctx is not None:
-            stack.extend((p, False) for p in node._ctx.inputs if p._requires_grad)  # the slot
+            for parent in node._ctx.inputs:  # a loop, not a generator: cheaper per node
+                if parent._requires_grad:  # the slot, not the property: this is the hot loop
+                    stack.append((parent, False))
     return order
 
 
@@ -116,6 +118,7 @@ def backward(output: Tensor, grad: Any = None, create_graph: bool = False) -> No
     Gradients accumulate over calls (call ``zero_grad`` between steps). The graph is kept,
     so backward may run again through the same graph.
     """
+    threads.refresh()  # a training step's matrix products start here: the BLAS thread policy
     found = _run([output], _seeds([output], grad), create_graph, frozenset())
     for leaf, leaf_grad in found.values():
         leaf_grad = leaf_grad if create_graph else leaf_grad.detach()

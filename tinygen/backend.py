@@ -88,6 +88,15 @@ def to_numpy(array: Any) -> np.ndarray:
     return np.asarray(array) if device_of(array) == "cpu" else cupy().asnumpy(array)
 
 
+def synchronize() -> None:
+    """Wait until the GPU has finished the work queued so far (nothing to do on a CPU).
+
+    GPU calls return before the GPU is done; a timer must call this before reading the clock.
+    """
+    if _cupy is not None:
+        _cupy.cuda.Device().synchronize()
+
+
 def rng(device: str = "cpu") -> Any:
     """The device's random Generator (seeded by manual_seed; fresh entropy otherwise)."""
     device = check_device(device)

@@ -110,12 +110,20 @@ class Function:
         start = time.perf_counter() if observers else 0.0
         ctx = cls()
         ctx.saved = ()
-        arrays = [t.data for t in inputs]
-        # the dtype rule (Tensor's docstring): one dtype per op; for two inputs an identity
-        # test first (about 0.1 us, where the full check would cost a microsecond per op)
-        if len(arrays) > 1:
-            if len(arrays) > 2 or arrays[0].dtype is not arrays[1].dtype:
+        # the arrays, spelled out for one and two inputs (a list comprehension costs about
+        # 0.3 us in Python 3.11, a tenth of a small op); then the dtype rule (Tensor's
+        # docstring): one dtype per op, for two inputs an identity test first (about 0.1 us,
+        # where the full check would cost a microsecond per op)
+        count = len(inputs)
+        if count == 1:
+            arrays = [inputs[0].data]
+        elif count == 2:
+            arrays = [inputs[0].data, inputs[1].data]
+            if arrays[0].dtype is not arrays[1].dtype:
                 check_dtypes(cls.__name__, inputs, cls.input_names)
+        else:
+            arrays = [t.data for t in inputs]
+            check_dtypes(cls.__name__, inputs, cls.input_names)
         try:
             data = cls.forward(ctx, *arrays, **params)
         except ValueError as error:  # broadcast / shape mismatches: name the op and shapes

@@ -86,7 +86,10 @@ class Tensor(TensorIdioms):
     def _wrap(cls, array: Any) -> Tensor:
         """Wrap an array without copying or checking (ops use this on their outputs)."""
         out = object.__new__(Tensor)
-        out.data, out.grad, out._requires_grad, out._ctx = array, None, False, None
+        out.data = array  # one store per line: a tuple assignment builds a tuple first
+        out.grad = None
+        out._requires_grad = False
+        out._ctx = None
         return out
 
     def _set_requires_grad(self, requires_grad: bool) -> None:

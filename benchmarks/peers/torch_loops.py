@@ -12,7 +12,7 @@ and ``run_cgan(epochs)``; each prints one "X s/epoch" line per epoch. MNIST come
 ``tinygen.data.load_mnist`` (the same 50k/10k/10k split tinygen trains on). tinygen does not
 need torch: this is an optional peer. Run on its own::
 
-    python benchmarks/peers/torch_loops.py vae --epochs 1
+    python benchmarks/peers/torch_loops.py vae --epochs 1 [--device cuda]
 """
 
 from __future__ import annotations
@@ -48,21 +48,27 @@ def vae_loss(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: to
     return reconstruction + kl
 
 
-def run_vae(epochs: int = 1, seed: int = 0) -> None:
+def _synchronize(device: str) -> None:
+    if device != "cpu":
+        torch.cuda.synchronize()  # GPU calls return early: wait before reading the clock
+
+
+def run_vae(epochs: int = 1, seed: int = 0, device: str = "cpu") -> None:
     torch.manual_seed(seed)
-    x_train = torch.from_numpy(load_mnist("train")[0])
-    x_test = torch.from_numpy(load_mnist("test")[0])
-    model = VAE()
+    x_train = torch.from_numpy(load_mnist("train")[0])  # batches go to the device each step
+    x_test = torch.from_numpy(load_mnist("test")[0]).to(device)
+    model = VAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for epoch in range(epochs):
         start = time.perf_counter()
         model.train()
         for index in torch.randperm(len(x_train)).split(128):  # the last batch is smaller
-            x = x_train[index]
+            x = x_train[index].to(device)
             loss = vae_loss(x, *model(x))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        _synchronize(device)
         seconds = time.perf_counter() - start
         model.eval()
         with torch.no_grad():
@@ -95,17 +101,17 @@ def discriminator() -> nn.Sequential:
 
 def ac_gan_loss(out: torch.Tensor, real: bool, labels: torch.Tensor) -> torch.Tensor:
     """Mean BCE of the real/fake logit against ``real`` plus mean cross-entropy of the class."""
-    target = torch.full((len(out),), 1.0 if real else 0.0)
+    target = torch.full((len(out),), 1.0 if real else 0.0, device=out.device)
     return F.binary_cross_entropy_with_logits(out[:, 0], target) + F.cross_entropy(
         out[:, 1:], labels
     )
 
 
-def run_cgan(epochs: int = 1, seed: int = 0) -> None:
+def run_cgan(epochs: int = 1, seed: int = 0, device: str = "cpu") -> None:
     torch.manual_seed(seed)
     images, labels = load_mnist("train")
     x_train, y_train = torch.from_numpy(images * 2 - 1), torch.from_numpy(labels)
-    g, d = generator(), discriminator()
+    g, d = generator().to(device), discriminator().to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     batch = 64
@@ -114,9 +120,9 @@ def run_cgan(epochs: int = 1, seed: int = 0) -> None:
         order = torch.randperm(len(x_train))
         for i in range(0, len(order) - batch + 1, batch):  # full batches only
             index = order[i : i + batch]
-            real, real_labels = x_train[index], y_train[index]
-            fake_labels = torch.randint(0, 10, (batch,))
-            z = torch.randn(batch, 100)
+            real, real_labels = x_train[index].to(device), y_train[index].to(device)
+            fake_labels = torch.randint(0, 10, (batch,), device=device)
+            z = torch.randn(batch, 100, device=device)
             fake = g(torch.cat([z, F.one_hot(fake_labels, 10).float()], dim=1))
 
             opt_d.zero_grad()  # D: real batch, then the fake one (detached from G)
@@ -129,6 +135,7 @@ def run_cgan(epochs: int = 1, seed: int = 0) -> None:
             loss_g = ac_gan_loss(d(fake), True, fake_labels)
             loss_g.backward()
             opt_g.step()
+        _synchronize(device)
         seconds = time.perf_counter() - start
         print(
             f"torch cgan epoch {epoch + 1}: {seconds:.2f} s/epoch, last loss_d "
@@ -140,5 +147,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", choices=["vae", "cgan"])
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
-    (run_vae if args.workload == "vae" else run_cgan)(args.epochs)
+    (run_vae if args.workload == "vae" else run_cgan)(args.epochs, device=args.device)

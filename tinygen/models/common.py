@@ -102,4 +102,5 @@ def append_labels(model: HasClasses, h: Tensor, labels: Any) -> Tensor:
     if labels is None:
         raise ValueError(f"{name} is conditional: pass labels")
     labels = labels_array(labels, h.shape[0], model.num_classes)
-    return tinygen.cat([h, F.one_hot(labels, model.num_classes)], axis=1)  # (B, D + C)
+    one_hot = F.one_hot(labels, model.num_classes).to(h.device)  # labels may be NumPy
+    return tinygen.cat([h, one_hot], axis=1)  # (B, D + C)

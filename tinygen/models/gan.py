@@ -90,8 +90,8 @@ class GAN(nn.Module):
 
     # ----- the two networks ---------------------------------------------------------------
     def noise(self, n: int) -> Tensor:
-        """Noise z ~ N(0, I) of shape (n, z_dim), from tinygen's seeded generator."""
-        return tinygen.randn(n, self.z_dim)
+        """Noise z ~ N(0, I) of shape (n, z_dim) on G's device, from tinygen's seeded generator."""
+        return tinygen.randn(n, self.z_dim, device=self.generator.parameters()[0].device)
 
     def generate(self, z: Tensor, labels: Any = None) -> Tensor:
         """G(z[, y]): (B, z_dim) noise -> (B, out_features) images in [-1, 1] (with graph)."""

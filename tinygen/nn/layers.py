@@ -7,7 +7,7 @@ The loss modules (``nn.MSELoss`` ...) are in ``losses.py``, the functions they c
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -69,7 +69,16 @@ class Linear(Module):
 
 
 class Sequential(Module):
-    """Apply modules one after another; indexable and appendable."""
+    """Apply modules one after another; indexable and appendable.
+
+    A plain ``Linear`` (no activation of its own) followed by a ``ReLU``, ``LeakyReLU``
+    (slope >= 0), ``Tanh`` or ``Sigmoid`` module runs as one fused op,
+    ``F.linear(x, W, b, activation=...)``: the same values and gradients as the two modules
+    one after the other (tests/test_sequential_fusion.py), one graph node and one pass over
+    memory fewer. Only those exact classes are fused, so a subclass with its own
+    ``forward`` runs as written; the modules themselves (parameters, state dict, repr) are
+    untouched.
+    """
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()
@@ -90,9 +99,19 @@ class Sequential(Module):
         return len(self._modules)
 
     def forward(self, x: Any) -> Any:
-        """Each module applied to the output of the one before."""
-        for module in self._modules.values():
-            x = module(x)
+        """Each module applied to the output of the one before (Linear + activation fused)."""
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            module = modules[i]
+            fused = _fusable_activation(module, modules[i + 1]) if i + 1 < len(modules) else None
+            if fused is None:
+                x = module(x)
+                i += 1
+            else:  # Linear then its activation module, as one op
+                layer = cast(Linear, module)
+                x = F.linear(x, layer.weight, layer.bias, *fused)
+                i += 2
         return x
 
 
@@ -140,6 +159,27 @@ class Sigmoid(Module):
     def forward(self, x: Tensor) -> Tensor:
         """sigmoid(x)."""
         return x.sigmoid()
+
+
+def _fusable_activation(layer: Module, following: Module) -> tuple[str, float] | None:
+    """(activation, slope) when ``layer`` then ``following`` can run as one fused linear.
+
+    Exact classes only: a subclass may have changed forward. The fused backward reads the
+    activation's derivative off the output's sign (y > 0 exactly where x > 0), which holds
+    for a LeakyReLU only with a slope >= 0, so a negative slope is not fused.
+    """
+    if type(layer) is not Linear or layer.activation is not None:
+        return None
+    kind = type(following)
+    if kind is ReLU:
+        return "relu", 0.0
+    if isinstance(following, LeakyReLU) and kind is LeakyReLU and following.negative_slope >= 0:
+        return "leaky_relu", following.negative_slope
+    if kind is Tanh:
+        return "tanh", 0.0
+    if kind is Sigmoid:
+        return "sigmoid", 0.0
+    return None
 
 
 class Dropout(Module):
