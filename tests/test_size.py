@@ -8,8 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HARD_LIMIT = 500  # lines per file
 # lines in tinygen/ + kernels/ together: 12,000 when the package held about 10,300; raised by
-# 1,500 when the dtype rule, NumPy interop, PyTorch idioms and the safety checks came in (12,650)
-BUDGET = 13_500
+# 1,500 when the dtype rule, NumPy interop, PyTorch idioms and the safety checks came in (12,650);
+# raised by 3,000 for the graph drawing and tracing, BLAS-thread policy, compile, data-parallel
+# training, the IWAE objective and the GAN recipe (issues 12 to 15)
+BUDGET = 16_500
 
 
 def source_files() -> list[Path]:
