@@ -61,8 +61,7 @@ def log_weights(model: Any, x: Tensor, k: int, labels: Any = None) -> Tensor:
         rows_labels = np.tile(labels_array(labels, batch, model.num_classes), k)  # (K B,)
     logits = model.decode(z.reshape(k * batch, latent), rows_labels)  # (K B, D)
     rows_x = x.broadcast_to((k, *x.shape)).reshape(k * batch, x.shape[1])
-    bce = F.binary_cross_entropy_with_logits(logits, rows_x, reduction="none")
-    log_px = -bce.sum(axis=1).reshape(k, batch)  # log p(x|z_k) = -BCE over pixels
+    log_px = -F.binary_cross_entropy_with_logits_rows(logits, rows_x).reshape(k, batch)
     return log_px + log_prior - log_q
 
 
