@@ -24,7 +24,7 @@ from tinygen.metrics.likelihood import (
     importance_weighted_bound,
     vae_log_likelihood,
 )
-from tinygen.models import VAE
+from tinygen.models import CVAE, VAE
 from tinygen.models.iwae import LOG_2PI, iwae_bound, log_weights
 from tinygen.nn import functional as F
 from tinygen.report.evaluate import EvalData, evaluate_model
@@ -144,6 +144,25 @@ def test_k1_bound_averages_to_the_analytic_elbo():
         elbo = -(bce + F.gaussian_kl(mu, logvar).numpy())
     error = draws.std(axis=0) / math.sqrt(len(draws)) + 0.05  # + the 200-draw term's noise
     assert np.all(np.abs(draws.mean(axis=0) - elbo) < 5 * error)
+
+
+def test_cvae_rows_pair_each_draw_with_its_images_label():
+    tg.manual_seed(0)
+    model, x, labels = CVAE(hidden=(8,), z_dim=2), binary_images(2), np.array([3, 7])
+    tg.manual_seed(4)
+    with tg.no_grad():
+        got = log_weights(model, tg.tensor(x), 2, labels).numpy()  # (K=2, B=2)
+        tg.manual_seed(4)
+        eps = tg.randn(2, 2, 2).numpy()
+        mu, logvar = (a.numpy() for a in model.encode(tg.tensor(x), labels))
+        for k in range(2):
+            for b in range(2):
+                z = mu[b] + np.exp(0.5 * logvar[b]) * eps[k, b]
+                logits = model.decode(tg.tensor(z[None]), [labels[b]])
+                log_px = -F.binary_cross_entropy_with_logits(logits, x[b : b + 1], "sum").item()
+                log_q = (-0.5 * eps[k, b] ** 2 - 0.5 * logvar[b] - 0.5 * LOG_2PI).sum()
+                log_p = (-0.5 * z**2 - 0.5 * LOG_2PI).sum()
+                assert got[k, b] == pytest.approx(log_px + log_p - log_q, rel=1e-5)
 
 
 # ----- settings: the CLI, the config, checkpoints ----------------------------------------------
