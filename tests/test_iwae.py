@@ -310,6 +310,7 @@ def test_evaluate_likelihood_only_of_a_model_trained_binarised():
     assert "nll" not in metrics and "parzen_log_likelihood" not in metrics
     expected = vae_log_likelihood(model, x, k=50, binarized=True)
     assert metrics["nll_binarized"] == pytest.approx(expected.nll)
+    np.testing.assert_allclose(metrics["bound_binarized_per_image"], expected.per_image_bound)
     assert metrics["active_units"] == active_units(model, expected_input(x))[0]
     assert metrics["latent_units"] == 2
 

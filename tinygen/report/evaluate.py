@@ -138,8 +138,9 @@ def evaluate_model(
         "inception_score_std", "frechet_distance", "frechet_floor", "parzen_log_likelihood",
         "parzen_standard_error", "parzen_sigma", "label_accuracy" (conditional models),
         "k", "n_test", "negative_elbo", "nll", their "_standard_error"s and "_binarized"
-        variants, "active_units" (of the test images the last NLL used) and
-        "latent_units" (VAE, CVAE), and "eval_seconds".
+        variants, "bound_per_image" and "bound_binarized_per_image" (L_K of each test image,
+        for paired comparisons of models), "active_units" (of the test images the last NLL
+        used) and "latent_units" (VAE, CVAE), and "eval_seconds".
     """
     from tinygen.metrics.likelihood import check_k
 
@@ -214,6 +215,7 @@ def _likelihood_metrics(
         metrics[f"negative_elbo{suffix}_standard_error"] = result.negative_elbo_standard_error
         metrics[f"nll{suffix}"] = result.nll
         metrics[f"nll{suffix}_standard_error"] = result.nll_standard_error
+        metrics[f"bound{suffix}_per_image"] = result.per_image_bound.tolist()  # paired tests
     seen = static_binarize(x) if binary[-1] else x  # the images of the last NLL (same draw)
     count_active, _ = active_units(model, seen, y)
     metrics.update(active_units=count_active, latent_units=int(model.z_dim))
