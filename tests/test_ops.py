@@ -253,6 +253,14 @@ CASES = [
         lambda z, t: F.binary_cross_entropy_with_logits(z, t.sigmoid(), reduction="none"),
         lambda z, t: bce_reference(z, 1 / (1 + np.exp(-t))),
     ),
+    Case(  # the per-row sums (-log p(x|z) of the IWAE's decoder rows), as (-1, last) rows
+        "bce_with_logits_rows",
+        "same_shape",
+        lambda z, t: F.binary_cross_entropy_with_logits_rows(
+            z.reshape(-1, z.shape[-1]), t.sigmoid().reshape(-1, t.shape[-1])
+        ),
+        lambda z, t: bce_reference(z, 1 / (1 + np.exp(-t))).reshape(-1, z.shape[-1]).sum(-1),
+    ),
     Case(
         "bce_with_logits_mean",
         "same_shape",

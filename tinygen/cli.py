@@ -30,12 +30,14 @@ import tinygen
 from tinygen import viz
 from tinygen.data import DATASETS, DataNotFoundError
 from tinygen.data.__main__ import main as data_main
-from tinygen.models import MODELS
+from tinygen.models import FAMILY, MODELS
 from tinygen.models.common import IMAGE_FEATURES
+from tinygen.models.vae import ACTIVATIONS
 from tinygen.report import evaluate
 from tinygen.report import run as report
 from tinygen.serialization import CheckpointError
 from tinygen.train import TrainConfig, TrainingDiverged, load_model, make_trainer
+from tinygen.train.config import BINARIZE, OBJECTIVES
 from tinygen.train.trainer import RunWriteError
 
 
@@ -105,6 +107,28 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=count(), help="train on the first N images only (smoke)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
+    vae = parser.add_argument_group("vae and cvae only")
+    vae.add_argument(
+        "--objective", choices=OBJECTIVES, help="elbo (default) or iwae: the K-sample bound L_K"
+    )
+    vae.add_argument("--k", type=count(), help="importance samples per image of iwae (default 1)")
+    binarize_help = "training images: none (grey; default), static or dynamic"
+    vae.add_argument("--binarize", choices=BINARIZE, help=binarize_help)
+    vae.add_argument(
+        "--hidden", type=count(), nargs="+", help="hidden widths, e.g. 200 200 (default 400)"
+    )
+    vae.add_argument("--activation", choices=ACTIVATIONS, help="hidden nonlinearity (default relu)")
+
+
+def model_options(args: argparse.Namespace) -> dict | None:
+    """The VAE's --hidden / --activation as constructor arguments (None: none given)."""
+    options = {"hidden": args.hidden, "activation": args.activation}
+    options = {key: value for key, value in options.items() if value is not None}
+    if options and FAMILY[args.model] != "vae":
+        raise ValueError(
+            f"--hidden and --activation apply to vae and cvae only, not to a {args.model}"
+        )
+    return options or None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -119,6 +143,10 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         out=args.out,
         limit=args.limit,
+        model_options=model_options(args),
+        objective=args.objective,
+        k=args.k,
+        binarize=args.binarize,
     ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
     trainer = make_trainer(config, progress=not args.no_progress)
     try:

@@ -199,7 +199,7 @@ def bernoulli_decoder(model: Any) -> DecoderLogLikelihood:
 
     def log_likelihood(x: Tensor, z: Tensor, labels: Any) -> Tensor:
         logits = model.decode(z, labels)  # (M, D)
-        return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(axis=1)
+        return -F.binary_cross_entropy_with_logits_rows(logits, x)  # one fused op
 
     return log_likelihood
 
@@ -267,3 +267,43 @@ def vae_log_likelihood(
         binarized=binarized,
         per_image_bound=bound,
     )
+
+
+def active_units(
+    model: Any,
+    images: Any,
+    labels: Any = None,
+    threshold: float = 1e-2,
+    batch_size: int = 2000,
+) -> tuple[int, np.ndarray]:
+    """The number of active latent units of a VAE/CVAE (Burda et al. 2016, section 5.2).
+
+    A unit u is active when A_u = Cov_x(E_{q(u|x)}[u]) > threshold: its posterior mean
+    mu_u(x) moves with the input. Inactive units keep q(u|x) at the prior whatever x is (the
+    decoder ignores them), which the ELBO's KL term favours.
+
+    Args:
+        model: a VAE or CVAE (``encode`` -> (mu, logvar)).
+        images: (N, D) images (N >= 2), as the likelihood sees them (binarised or grey).
+        labels: (N,) class ids (conditional models only; ignored otherwise).
+        threshold: the activity threshold (1e-2 in the paper).
+        batch_size: images per encoder pass (memory only).
+
+    Returns:
+        (count, activity): the number of active units and the (Z,) float64 A_u.
+    """
+    images = np.asarray(images, np.float32)
+    if images.ndim != 2 or len(images) < 2:
+        raise ValueError(f"active units need at least 2 images (N, D), got {images.shape}")
+    conditional = bool(getattr(model, "conditional", False))
+    if conditional and labels is None:
+        raise ValueError("a CVAE's posterior needs the labels of the images")
+    parts = []
+    with tinygen.no_grad():
+        for start in range(0, len(images), batch_size):
+            stop = start + batch_size
+            part = np.asarray(labels)[start:stop] if conditional else None
+            mu, _ = model.encode(tinygen.tensor(images[start:stop]), part)
+            parts.append(_as_numpy(mu))  # E_q[u | x] = mu_u(x)
+    activity = np.concatenate(parts).var(axis=0)  # Cov_x of each unit's posterior mean
+    return int((activity > threshold).sum()), activity

@@ -46,6 +46,8 @@ from tinygen.models.common import IMAGE_FEATURES, append_labels, mlp
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
 
+ACTIVATIONS = ("relu", "tanh", "leaky_relu", "sigmoid")  # what fused Linear layers apply
+
 
 class VAE(nn.Module):
     """VAE with an MLP encoder q(z|x) and a Bernoulli-logit MLP decoder p(x|z).
@@ -58,6 +60,8 @@ class VAE(nn.Module):
         hidden: widths of the hidden layers (the decoder mirrors them).
         z_dim: latent dimension.
         num_classes: 0 for the plain VAE; the CVAE sets the number of classes.
+        activation: the hidden units' nonlinearity, "relu" (W1) or "tanh" (the IWAE paper's
+            784-200-200-50 networks), "leaky_relu" or "sigmoid".
     """
 
     kind = "vae"
@@ -68,17 +72,21 @@ class VAE(nn.Module):
         hidden: Sequence[int] = (400,),
         z_dim: int = 20,
         num_classes: int = 0,
+        activation: str = "relu",
     ) -> None:
         super().__init__()
         self.in_features, self.hidden = in_features, tuple(int(h) for h in hidden)
         self.z_dim, self.num_classes = int(z_dim), int(num_classes)
         if not self.hidden:
             raise ValueError("a VAE needs at least one hidden layer")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {ACTIVATIONS}")
+        self.activation = activation
         width = self.hidden[-1]
-        self.encoder = mlp((in_features + num_classes, *self.hidden), "relu", last="relu")
+        self.encoder = mlp((in_features + num_classes, *self.hidden), activation, last=activation)
         self.mu_head = nn.Linear(width, z_dim)
         self.logvar_head = nn.Linear(width, z_dim)
-        self.decoder = mlp((z_dim + num_classes, *self.hidden[::-1], in_features), "relu")
+        self.decoder = mlp((z_dim + num_classes, *self.hidden[::-1], in_features), activation)
 
     @property
     def conditional(self) -> bool:
@@ -92,6 +100,7 @@ class VAE(nn.Module):
             "hidden": list(self.hidden),
             "z_dim": self.z_dim,
             "num_classes": self.num_classes,
+            "activation": self.activation,
         }
 
     def encode(self, x: Tensor, labels: Any = None) -> tuple[Tensor, Tensor]:
@@ -194,6 +203,7 @@ class CVAE(VAE):
         hidden: widths of the hidden layers.
         z_dim: latent dimension.
         num_classes: number of classes of the one-hot condition.
+        activation: the hidden units' nonlinearity (see VAE).
     """
 
     kind = "cvae"
@@ -204,7 +214,8 @@ class CVAE(VAE):
         hidden: Sequence[int] = (400,),
         z_dim: int = 20,
         num_classes: int = 10,
+        activation: str = "relu",
     ) -> None:
         if num_classes < 1:
             raise ValueError("a CVAE needs num_classes >= 1")
-        super().__init__(in_features, hidden, z_dim, num_classes)
+        super().__init__(in_features, hidden, z_dim, num_classes, activation)

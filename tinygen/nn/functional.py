@@ -175,6 +175,25 @@ def binary_cross_entropy_with_logits(
     return fused_losses.BCEWithLogits.apply(logits, target, reduction=reduction)
 
 
+def binary_cross_entropy_with_logits_rows(logits: Tensor, target: Any) -> Tensor:
+    """The BCE from logits summed over each row: (N, D) -> (N,), one fused op.
+
+    Row i is -log p(x_i | z_i) of a Bernoulli decoder with logits z_i: the same numbers as
+    ``binary_cross_entropy_with_logits(logits, target, reduction="none").sum(axis=1)``.
+
+    Raises:
+        ValueError: inputs that are not 2-D, mismatched shapes, or an empty batch.
+    """
+    name = "binary_cross_entropy_with_logits_rows"
+    target = as_tensor(target, logits)
+    check_dtypes(name, (logits, target), ("input", "target"))
+    _check_same_shape(name, logits, target)
+    _check_not_empty(name, logits)
+    if logits.ndim != 2:
+        raise ValueError(f"{name}: expected (N, D) rows, got shape {logits.shape}")
+    return fused_losses.BCEWithLogitsRows.apply(logits, target)
+
+
 def binary_cross_entropy(probs: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """-[t log p + (1 - t) log(1 - p)] from probabilities; prefer the logits version.
 

@@ -98,6 +98,39 @@ class BCEWithLogits(Function):
         return grad_z, grad_t
 
 
+class BCEWithLogitsRows(Function):
+    """l_i = sum_j max(z_ij, 0) - t_ij z_ij + log(1 + exp(-|z_ij|));  dl_i/dz_ij = s(z_ij) - t_ij.
+
+    The BCE summed over each row: -log p(x_i | z) of a Bernoulli decoder, one value per
+    sample (the IWAE's K x B decoder rows).  z, t: (N, D) -> l: (N,);  dl_i/dt_ij = -z_ij.
+    """
+
+    grad: Any  # sigmoid(z) - t from the kernel pass, or None on the plain path
+
+    @staticmethod
+    def forward(ctx: BCEWithLogitsRows, logits: Any, target: Any) -> Any:
+        _require_samples(logits)
+        xp = backend.array_module(logits)
+        rows, grad = xp.empty(logits.shape[0], np.float64), xp.empty_like(logits)
+        fast = fastpath.forward_kernels(logits, target)
+        fastpath.kernel_or_reference("bce_with_logits_rows", fast, logits)(
+            logits, target, grad, rows
+        )
+        ctx.grad = grad if fast else None
+        return rows.astype(logits.dtype)
+
+    @staticmethod
+    def backward(ctx: BCEWithLogitsRows, grad_out: Tensor) -> tuple:
+        logits, target = ctx.inputs
+        column = grad_out.reshape(-1, 1)
+        if ctx.grad is not None and fastpath.backward_kernels(grad_out.data):
+            grad_z = Tensor._wrap(ctx.grad * column.data) if logits.requires_grad else None
+        else:
+            grad_z = column * (logits.sigmoid() - target) if logits.requires_grad else None
+        grad_t = column * -logits if target.requires_grad else None
+        return grad_z, grad_t
+
+
 class LogSoftmax(Function):
     """y = x - logsumexp(x);  dL/dx = dL/dy - softmax(x) * sum(dL/dy)  (softmax = exp(y))."""
 

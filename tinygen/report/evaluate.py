@@ -10,8 +10,11 @@ on validation; Inception Score; the Fréchet distance of classifier features to 
 split next to its valid-vs-test floor at the same N); a conditional model (CVAE, AC-GAN) the
 label accuracy; a VAE or CVAE the test −ELBO and the importance-weighted NLL −L_K on grey
 values (binary cross-entropy, not a normalised likelihood) and, with ``--binarized``, on a
-static binarisation of the test split (a true NLL). ``--fast`` caps k at 100, the samples at
-2000 and the likelihood's test images at 1000: for a quick look, not for reporting.
+static binarisation of the test split (a true NLL), and its number of active latent units. A
+model trained on binarised images (``--binarize static|dynamic``) gets the binarised numbers
+only; ``--likelihood-only`` skips the sample scores (and the classifier). ``--fast`` caps k
+at 100, the samples at 2000 and the likelihood's test images at 1000: for a quick look, not
+for reporting.
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ class EvalData:
     def __post_init__(self) -> None:
         from tinygen.metrics.frechet import feature_statistics  # lazy: SciPy (see run_eval)
 
-        self.test_statistics = feature_statistics(self.test_features, "test features")
+        if self.classifier is not None:  # None: likelihood only, no sample scores
+            self.test_statistics = feature_statistics(self.test_features, "test features")
 
     def frechet_floor(self, n: int) -> float:
         """The valid-vs-test Fréchet distance at N = n (n ≤ validation size), cached."""
@@ -73,12 +77,15 @@ class EvalData:
         return self.floors[n]
 
     @classmethod
-    def load(cls, dataset: str = "mnist", classifier: Any = None) -> EvalData:
+    def load(
+        cls, dataset: str = "mnist", classifier: Any = None, sample_scores: bool = True
+    ) -> EvalData:
         """Load the valid and test splits and the cached classifier (trained once if absent).
 
         Args:
             dataset: the data set of the models to evaluate.
             classifier: a classifier to use instead of ``load_or_train_classifier(dataset)``.
+            sample_scores: False loads no classifier (for ``likelihood_only`` evaluations).
 
         Returns:
             EvalData.
@@ -87,6 +94,8 @@ class EvalData:
 
         x_valid, _ = load_split(dataset, "valid")
         x_test, y_test = load_split(dataset, "test")
+        if not sample_scores:
+            return cls(dataset, x_valid, x_test, y_test, None, np.empty((0, 0)))
         if classifier is None:
             classifier = load_or_train_classifier(dataset)
         return cls(dataset, x_valid, x_test, y_test, classifier, classifier.features(x_test))
@@ -106,6 +115,8 @@ def evaluate_model(
     binarized: bool = False,
     seed: int = 0,
     progress: bool = True,
+    likelihood_only: bool = False,
+    binarized_only: bool = False,
 ) -> dict[str, Any]:
     """All metrics that apply to a model, as a flat JSON-able dict.
 
@@ -118,23 +129,48 @@ def evaluate_model(
         binarized: also evaluate the likelihood on a static binarisation of the test split.
         seed: seed of the samples and of the importance draws.
         progress: progress bars and stage lines on stderr.
+        likelihood_only: skip the sample scores (no classifier needed; VAE, CVAE).
+        binarized_only: the likelihood on the binarised test split only (models trained on
+            binarised data: their grey-value number means little).
 
     Returns:
         dict with "kind", "n_samples", "classifier_test_accuracy", "inception_score",
         "inception_score_std", "frechet_distance", "frechet_floor", "parzen_log_likelihood",
         "parzen_standard_error", "parzen_sigma", "label_accuracy" (conditional models),
         "k", "n_test", "negative_elbo", "nll", their "_standard_error"s and "_binarized"
-        variants (VAE, CVAE), and "eval_seconds".
+        variants, "bound_per_image" and "bound_binarized_per_image" (L_K of each test image,
+        for paired comparisons of models), "active_units" (of the test images the last NLL
+        used) and "latent_units" (VAE, CVAE), and "eval_seconds".
     """
-    from tinygen.metrics import samples as scores
-    from tinygen.metrics.likelihood import check_k, vae_log_likelihood
+    from tinygen.metrics.likelihood import check_k
 
     k = check_k(k)
     if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 2:
         raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
     start = time.perf_counter()
     kind = getattr(model, "kind", type(model).__name__)
-    metrics: dict[str, Any] = {"kind": kind, "dataset": data.dataset, "n_samples": n_samples}
+    if likelihood_only and FAMILY.get(kind) != "vae":
+        raise ValueError(f"a {kind} has no likelihood to evaluate: drop --likelihood-only")
+    metrics: dict[str, Any] = {"kind": kind, "dataset": data.dataset}
+    if not likelihood_only:
+        if data.classifier is None:
+            raise ValueError("sample scores need EvalData with a classifier (sample_scores=True)")
+        metrics.update(_sample_metrics(model, data, n_samples, seed, progress))
+    if FAMILY.get(kind) == "vae":
+        binary = (True,) if binarized_only else (False, True) if binarized else (False,)
+        metrics.update(_likelihood_metrics(model, data, k, n_test, binary, seed, progress))
+    metrics["eval_seconds"] = time.perf_counter() - start
+    return metrics
+
+
+def _sample_metrics(
+    model: Any, data: EvalData, n_samples: int, seed: int, progress: bool
+) -> dict[str, Any]:
+    """Classifier scores, Fréchet distance and Parzen LL of n_samples samples of the model."""
+    from tinygen.metrics import samples as scores
+
+    kind = getattr(model, "kind", type(model).__name__)
+    metrics: dict[str, Any] = {"n_samples": n_samples}
     metrics["classifier_test_accuracy"] = float(data.classifier.test_accuracy)
     labels = scores.balanced_labels(n_samples, model.num_classes) if model.conditional else None
     _say(f"{kind}: drawing {n_samples} samples", progress)
@@ -151,19 +187,38 @@ def evaluate_model(
         parzen_standard_error=parzen.standard_error,
         parzen_sigma=parzen.sigma,
     )
-    if FAMILY.get(kind) == "vae":
-        count = len(data.x_test) if n_test is None else min(int(n_test), len(data.x_test))
-        metrics.update(k=k, n_test=count)
-        for binary in (False, True) if binarized else (False,):
-            suffix = "_binarized" if binary else ""
-            _say(f"{kind}: IWAE bound, k={k}, {count} {'binarised ' * binary}test images", progress)
-            x, y = data.x_test[:count], data.y_test[:count]
-            result = vae_log_likelihood(model, x, y, k, binary, seed=seed, progress=progress)
-            metrics[f"negative_elbo{suffix}"] = result.negative_elbo
-            metrics[f"negative_elbo{suffix}_standard_error"] = result.negative_elbo_standard_error
-            metrics[f"nll{suffix}"] = result.nll
-            metrics[f"nll{suffix}_standard_error"] = result.nll_standard_error
-    metrics["eval_seconds"] = time.perf_counter() - start
+    return metrics
+
+
+def _likelihood_metrics(
+    model: Any,
+    data: EvalData,
+    k: int,
+    n_test: int | None,
+    binary: tuple[bool, ...],
+    seed: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """-ELBO and -L_K of the first n_test test images (grey and/or binarised); active units."""
+    from tinygen.data import static_binarize
+    from tinygen.metrics.likelihood import active_units, vae_log_likelihood
+
+    kind = getattr(model, "kind", type(model).__name__)
+    count = len(data.x_test) if n_test is None else min(int(n_test), len(data.x_test))
+    metrics: dict[str, Any] = {"k": k, "n_test": count}
+    x, y = data.x_test[:count], data.y_test[:count]
+    for binarized in binary:
+        suffix = "_binarized" if binarized else ""
+        _say(f"{kind}: IWAE bound, k={k}, {count} {'binarised ' * binarized}test images", progress)
+        result = vae_log_likelihood(model, x, y, k, binarized, seed=seed, progress=progress)
+        metrics[f"negative_elbo{suffix}"] = result.negative_elbo
+        metrics[f"negative_elbo{suffix}_standard_error"] = result.negative_elbo_standard_error
+        metrics[f"nll{suffix}"] = result.nll
+        metrics[f"nll{suffix}_standard_error"] = result.nll_standard_error
+        metrics[f"bound{suffix}_per_image"] = result.per_image_bound.tolist()  # paired tests
+    seen = static_binarize(x) if binary[-1] else x  # the images of the last NLL (same draw)
+    count_active, _ = active_units(model, seen, y)
+    metrics.update(active_units=count_active, latent_units=int(model.z_dim))
     return metrics
 
 
@@ -179,13 +234,18 @@ def evaluate_checkpoint(path: str | Path, data: EvalData | None = None, **option
         the metrics dict, plus "checkpoint" and "epochs".
     """
     model, state = load_model(path)  # a ValueError for an unknown kind
-    dataset = (state.get("config") or {}).get("dataset") or "mnist"
+    config = state.get("config") or {}
+    dataset = config.get("dataset") or "mnist"
     if data is None:
-        data = EvalData.load(dataset)
+        data = EvalData.load(dataset, sample_scores=not options.get("likelihood_only", False))
     elif data.dataset != dataset:
         raise ValueError(f"{path} was trained on {dataset}, the evaluation data is {data.dataset}")
+    trained = {key: config[key] for key in ("objective", "k", "binarize") if key in config}
+    if trained.get("binarize", "none") != "none":  # its likelihood is of binary images
+        options = {**options, "binarized_only": True}
     metrics = evaluate_model(model, data, **options)
-    return {"checkpoint": str(path), "epochs": int(state.get("epoch", 0)), **metrics}
+    return {"checkpoint": str(path), "epochs": int(state.get("epoch", 0)),
+            **{f"trained_{key}": value for key, value in trained.items()}, **metrics}  # fmt: skip
 
 
 def _value(metrics: dict, key: str, digits: int = 2, error_key: str | None = None) -> str:
@@ -202,6 +262,11 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
             where = f"{m['n_test']} test images"
             rows.append((f"-ELBO{name}", _value(m, f"negative_elbo{suffix}"), f"{where}; {note}"))
             rows.append((f"IWAE NLL k={m['k']}{name}", _value(m, f"nll{suffix}"), IWAE_NOTE))
+    if "active_units" in m:
+        note = f"of {m['latent_units']}: Cov_x(E_q[u]) > 1e-2 (Burda et al. 2016)"
+        rows.append(("active units", str(m["active_units"]), note))
+    if "parzen_log_likelihood" not in m:  # likelihood only
+        return rows
     parzen = _value(m, "parzen_log_likelihood", 1, "parzen_standard_error")
     note = f"{m['n_samples']} centres, sigma {m['parzen_sigma']:.3g} chosen on valid"
     rows.append(("Parzen LL", parzen, note))
@@ -223,6 +288,10 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     title = f"{metrics['kind']} on {metrics['dataset']}"
     if "epochs" in metrics:
         title += f", {metrics['epochs']} epochs ({metrics['checkpoint']})"
+    if metrics.get("trained_objective") == "iwae":
+        title += f", trained on L_{metrics['trained_k']}"
+    if metrics.get("trained_binarize", "none") != "none":
+        title += f", {metrics['trained_binarize']} binarised training data"
     lines = [title] + [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c}" for a, b, c in rows]
     lines.append(f"evaluated in {metrics['eval_seconds']:.1f} s")
     return "\n".join(lines)
@@ -237,6 +306,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     add("--n-test", type=int, help="test images for the likelihood (default all)")
     add("--binarized", action="store_true", help="also the NLL of a static binarised test set")
     add("--fast", action="store_true", help="k <= 100, <= 2000 samples, <= 1000 test images")
+    add(
+        "--likelihood-only",
+        action="store_true",
+        help="VAE/CVAE: only -ELBO, -L_K and the active units (no samples, no classifier)",
+    )
     add("--seed", type=int, default=0, help="seed of the draws (default 0)")
     add("--json", help="also save the metrics to this .json file")
     add("--no-progress", action="store_true", help="no progress bars")
@@ -258,7 +332,8 @@ def run_eval(args: argparse.Namespace) -> int:
     check_k(k)  # fail before loading anything
     if args.fast:
         k, n_samples, n_test = fast_options(k, n_samples, n_test)
-    options = {"k": k, "n_samples": n_samples, "n_test": n_test, "binarized": args.binarized}
+    options = {"k": k, "n_samples": n_samples, "n_test": n_test, "binarized": args.binarized,
+               "likelihood_only": args.likelihood_only}  # fmt: skip
     metrics = evaluate_checkpoint(
         args.checkpoint, seed=args.seed, progress=not args.no_progress, **options
     )

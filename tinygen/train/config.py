@@ -23,6 +23,8 @@ from tinygen.checks import real_number, whole_number
 from tinygen.models import FAMILY
 from tinygen.train.checkpoint import FILENAME, load_checkpoint
 
+OBJECTIVES = ("elbo", "iwae")  # the VAE family's training objectives
+BINARIZE = ("none", "static", "dynamic")  # what the VAE family's training images are
 DEFAULTS = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
     "vae": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "betas": (0.9, 0.999), "z_dim": 20},
     "gan": {"epochs": 25, "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999), "z_dim": 100},
@@ -45,7 +47,14 @@ class TrainConfig:
         seed: seeds initialisation, noise and shuffling (default 0).
         out: the run folder (default ``runs/<model>``).
         limit: train on the first ``limit`` training images only (smoke tests).
-        model_options: other constructor arguments of the model (e.g. ``{"hidden": [512]}``).
+        model_options: other constructor arguments of the model (e.g. ``{"hidden": [512]}``;
+            a VAE's ``hidden`` and ``activation`` come from ``--hidden`` / ``--activation``).
+        objective: the VAE family's training objective: "elbo" (default; W1's one-sample
+            ELBO with the analytic KL) or "iwae" (the K-sample bound L_K, Burda et al. 2016).
+        k: importance samples per image of the "iwae" objective (default 1; "elbo" takes 1).
+        binarize: the training images of the VAE family: "none" (grey values, default),
+            "static" (one seeded Bernoulli draw, kept) or "dynamic" (a fresh draw per batch,
+            the IWAE paper's protocol). The validation images follow (a static draw).
     """
 
     model: str = "vae"
@@ -59,6 +68,9 @@ class TrainConfig:
     out: str | None = None
     limit: int | None = None
     model_options: dict | None = None
+    objective: str | None = None
+    k: int | None = None
+    binarize: str | None = None
 
     def resolved(self, model: Any = None, resume: bool = False) -> ResolvedConfig:
         """The settings the run trains with, every None filled in.
@@ -97,6 +109,9 @@ class TrainConfig:
             "dataset": "mnist",
             "seed": 0,
             "model_options": {},
+            "objective": "elbo",
+            "k": 1,
+            "binarize": "none",
         }
         values = {
             k: (defaults[k] if v is None and k in defaults else v)
@@ -127,6 +142,29 @@ class TrainConfig:
         if not isinstance(self.model_options, dict):
             raise TypeError(
                 f"TrainConfig: model_options must be a dict, not {self.model_options!r}"
+            )
+        self.check_objective()
+
+    def check_objective(self) -> None:
+        """Refuse an objective, k or binarisation that does not fit the model or each other."""
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"TrainConfig: objective (--objective) must be one of {OBJECTIVES}")
+        if self.binarize not in BINARIZE:
+            raise ValueError(f"TrainConfig: binarize (--binarize) must be one of {BINARIZE}")
+        whole_number(self.k, "TrainConfig: k (--k)")
+        if FAMILY[self.model] != "vae":
+            changed = [f"{name} {getattr(self, name)!r}" for name, plain in
+                       (("objective", "elbo"), ("k", 1), ("binarize", "none"))
+                       if getattr(self, name) != plain]  # fmt: skip
+            if changed:
+                raise ValueError(
+                    f"TrainConfig: {', '.join(changed)} apply to vae and cvae only, not to a "
+                    f"{self.model}; drop --objective, --k and --binarize"
+                )
+        elif self.objective == "elbo" and self.k != 1:
+            raise ValueError(
+                f"TrainConfig: k {self.k} needs --objective iwae (the ELBO objective draws one "
+                "z per image); add --objective iwae or drop --k"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,3 +197,6 @@ class ResolvedConfig(TrainConfig):
     seed: int
     out: str
     model_options: dict
+    objective: str
+    k: int
+    binarize: str

@@ -1,12 +1,16 @@
-"""Training the VAE family (VAE, CVAE): one Adam on the summed negative ELBO.
+"""Training the VAE family (VAE, CVAE): one Adam on the summed negative ELBO or IWAE bound.
 
-What lives here: ``VAETrainer`` (the step and the validation loss) and
-``mean_test_loss``, the number of the quality bar. The loop itself is ``trainer.py``.
+What lives here: ``VAETrainer`` (the step, the binarisation of the data and the validation
+loss) and ``mean_test_loss``, the number of the quality bar. The loop itself is ``trainer.py``.
 
-The step follows the standard workload W1: J = sum over the batch of
+The default step follows the standard workload W1: J = sum over the batch of
 [BCE(x, decoder logits) summed over pixels + KL(q(z|x) || N(0, I))], one reparameterized z
-per image, Adam(lr 1e-3). The logged numbers are divided by the batch size: they are the
-mean loss per image (nats), comparable across batch sizes and with the test loss.
+per image, Adam(lr 1e-3). With ``objective="iwae"`` it is J = -sum over the batch of L_K(x)
+(``tinygen.models.iwae``, K = ``config.k`` draws per image). ``binarize`` "static" trains on
+one seeded Bernoulli draw of the images, "dynamic" on a fresh draw of every batch (its
+generator is saved in the checkpoint with the loader's state, so resume stays exact). The
+logged numbers are divided by the batch size: they are the mean loss per image (nats),
+comparable across batch sizes and with the test loss.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from typing import Any
 import numpy as np
 
 import tinygen
-from tinygen.data import load_split
+from tinygen.data import DynamicBinarize, load_split, static_binarize
 from tinygen.models import VAE
+from tinygen.models.iwae import iwae_bound
 from tinygen.train.trainer import Trainer
+
+VALID_BINARIZE_SEED = 1  # the one static draw of the validation images of binarised runs
 
 
 def mean_test_loss(
@@ -48,8 +55,22 @@ def mean_test_loss(
 class VAETrainer(Trainer):
     """Trains a VAE or CVAE; see ``Trainer`` for the arguments and the loop."""
 
-    loss_keys = ("loss", "reconstruction", "kl")
+    loss_keys: tuple[str, ...] = ("loss", "reconstruction", "kl")
     model: VAE  # make_trainer picks this trainer for the VAE family only
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.config.objective == "iwae":  # L_K has no reconstruction / KL split
+            self.loss_keys = ("loss",)
+        if self.config.binarize == "dynamic":  # seeded from the run's seed: resumable
+            self.loader.transform = DynamicBinarize(self.config.seed)
+
+    def prepare_images(self, images: np.ndarray, owned: bool) -> np.ndarray:
+        """Grey values as they are; with ``binarize="static"`` one draw seeded by the run."""
+        images = np.asarray(images, np.float32)
+        if self.config.binarize == "static":
+            return static_binarize(images, self.config.seed)
+        return images
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
         """One Adam on all the parameters."""
@@ -63,23 +84,28 @@ class VAETrainer(Trainer):
         """Forward, check the loss is finite, backward, Adam step."""
         x = batch[0]
         labels = batch[1] if self.model.conditional else None
-        loss, reconstruction, kl = self.model.loss(x, labels)
         per_image = 1.0 / x.shape[0]
+        if self.config.objective == "iwae":
+            loss = -iwae_bound(self.model, x, self.config.k, labels).sum()
+            parts = {}
+        else:
+            loss, reconstruction, kl = self.model.loss(x, labels)
+            parts = {"reconstruction": reconstruction.item() * per_image,
+                     "kl": kl.item() * per_image}  # fmt: skip
         value = self.check_finite("loss", loss.item() * per_image)
         optimizer = self.optimizers["vae"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return {
-            "loss": value,
-            "reconstruction": reconstruction.item() * per_image,
-            "kl": kl.item() * per_image,
-        }
+        return {"loss": value, **parts}
 
     def end_of_epoch_metrics(self) -> dict[str, float]:
         """The mean loss per image on the validation data (the valid split, cut to ``limit``)."""
         if self.valid_data is None and self.load_valid_split:
             self.valid_data = load_split(self.config.dataset, "valid", self.config.limit)
+            if self.config.binarize != "none":
+                images, labels = self.valid_data
+                self.valid_data = (static_binarize(images, VALID_BINARIZE_SEED), labels)
         if self.valid_data is None:
             return {}
         images, labels = self.valid_data
