@@ -319,3 +319,18 @@ def expected_input(x: np.ndarray) -> np.ndarray:
     from tinygen.data import static_binarize
 
     return static_binarize(x)
+
+
+def test_a_checkpoint_from_before_these_settings_still_resumes(tmp_path):
+    # a run written before activation/objective/k/binarize existed: their defaults apply
+    run = tmp_path / "old"
+    common = ["--out", str(run), "--no-progress", "--z-dim", "2", "--limit", "64"]
+    assert cli.main(["train", "vae", "--epochs", "1", "--hidden", "8", *common]) == 0
+    state = tg.load(run / "checkpoint.npz")
+    del state["model_config"]["activation"]
+    for key in ("objective", "k", "binarize"):
+        del state["config"][key]
+    tg.save(state, run / "checkpoint.npz")
+    assert load_checkpoint(run)["model_config"]["activation"] == "relu"
+    assert cli.main(["train", "vae", "--epochs", "2", "--resume", *common]) == 0
+    assert load_checkpoint(run)["epoch"] == 2

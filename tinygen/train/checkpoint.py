@@ -28,6 +28,8 @@ tinygen, or edited).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}: a training checkpoint with parts missing ({missing}) or not mappings "
             f"({wrong}); it was not written by a tinygen trainer, or was edited"
         )
+    _fill_later_settings(state)
     bad = first_nonfinite(state)
     if bad is not None:
         raise CheckpointError(
@@ -129,6 +132,27 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             "(e.g. with a smaller --lr)"
         )
     return state
+
+
+def _fill_later_settings(state: dict[str, Any]) -> None:
+    """Give a checkpoint written before a setting existed that setting's default, in place.
+
+    A model argument added later (the VAE's ``activation``) takes the constructor's default,
+    a training setting added later (``objective``, ``k``, ``binarize``) its TrainConfig
+    default (None: resolved as before), so older runs still resume and evaluate.
+    """
+    from tinygen.models import MODELS
+    from tinygen.train.config import TrainConfig
+
+    if isinstance(state.get("model_config"), dict) and state.get("kind") in MODELS:
+        signature = inspect.signature(MODELS[state["kind"]])
+        for name, parameter in signature.parameters.items():
+            if parameter.default is not inspect.Parameter.empty:
+                state["model_config"].setdefault(name, parameter.default)
+    if isinstance(state.get("config"), dict):
+        for field in dataclasses.fields(TrainConfig):
+            if field.default is not dataclasses.MISSING:
+                state["config"].setdefault(field.name, field.default)
 
 
 def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
