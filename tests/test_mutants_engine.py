@@ -147,3 +147,22 @@ def test_gradgradcheck_passes_its_options_to_gradcheck() -> None:
     assert tg.gradgradcheck(lambda x: x**4, [x], eps=0.1, rtol=0.1)
     with pytest.raises(GradcheckError):  # a coarse step and no tolerance: must fail
         tg.gradgradcheck(lambda x: x**4, [x], eps=0.1, atol=0.0, rtol=0.0)
+
+
+# --- autograd.grad -------------------------------------------------------------------------
+
+
+def test_grad_builds_no_graph_unless_asked() -> None:
+    x = f64([1.0, 2.0], grad=True)
+    (plain,) = tg.grad((x**3).sum(), x)
+    assert not plain.requires_grad and plain._ctx is None
+    (recorded,) = tg.grad((x**3).sum(), x, create_graph=True)
+    assert recorded.requires_grad
+
+
+def test_grad_of_several_outputs_sums_them_with_their_grad_outputs() -> None:
+    x = f64([1.0, 2.0], grad=True)
+    (g,) = tg.grad([x * 3.0, x * x], x, grad_outputs=[f64([1.0, 10.0]), f64([2.0, 0.5])])
+    np.testing.assert_allclose(g.numpy(), [1 * 3 + 2 * 2 * 1, 10 * 3 + 0.5 * 2 * 2])
+    (single,) = tg.grad(x * x, x, grad_outputs=f64([2.0, 0.5]))
+    np.testing.assert_allclose(single.numpy(), [4.0, 2.0])
