@@ -8,8 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HARD_LIMIT = 500  # lines per file
 # lines in tinygen/ + kernels/ together: 12,000 when the package held about 10,300; raised by
-# 1,500 when the dtype rule, NumPy interop, PyTorch idioms and the safety checks came in (12,650)
-BUDGET = 13_500
+# 1,500 when the dtype rule, NumPy interop, PyTorch idioms and the safety checks came in (12,650);
+# by 500 when tinygen.compile came in (about 1,000 lines with its two ops; the package held
+# 12,820 before it)
+BUDGET = 14_000
 
 
 def source_files() -> list[Path]:

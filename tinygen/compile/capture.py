@@ -32,7 +32,13 @@ import tinygen
 from tinygen import autograd, backend, function, optim
 from tinygen.compile import traced
 from tinygen.compile.tape import Alias, Call, Draw, Forward, Tape
-from tinygen.compile.traced import CompileError, TracedArray, byte_range, memory_key, plain
+from tinygen.compile.traced import (
+    CompileError,
+    TracedArray,
+    memory_key,
+    plain,
+    shares_traced_memory,
+)
 from tinygen.nn.module import Module
 from tinygen.tensor import Tensor
 
@@ -63,7 +69,6 @@ class Tracer:
         self.slots: dict[int, Tensor] = {}  # id(tensor) -> tensor, for every slot
         self.arrays: dict[int, Tensor] = {}  # id(array) -> the slot that holds it
         self.views: dict[tuple, Tensor] = {}  # memory_key(array) -> the slot (np.asarray(t))
-        self.ranges: list[tuple[int, int]] = []  # the memory every slot's array spans
         self.keep: list[Any] = []  # arrays whose ids are in self.arrays stay alive
         self.leaves: dict[int, Tensor] = {}  # floating leaves that ops read (parameters)
         self.depth = 0  # > 0 inside a real call (backward, zero_grad, step): not recorded
@@ -75,11 +80,9 @@ class Tracer:
         self.slots[id(tensor)] = tensor
         self.arrays[id(tensor.data)] = tensor
         self.keep.append(tensor.data)
-        key, span = memory_key(tensor.data), byte_range(tensor.data)
+        key = memory_key(tensor.data)
         if key is not None:
             self.views.setdefault(key, tensor)
-        if span is not None:
-            self.ranges.append(span)
         return tensor
 
     def source(self, array: Any) -> Tensor | None:
@@ -91,10 +94,7 @@ class Tracer:
 
     def derived(self, array: Any) -> bool:
         """True when an array that is no slot's comes from traced values (or shares memory)."""
-        if isinstance(array, TracedArray):
-            return True
-        span = byte_range(array)
-        return span is not None and any(lo < span[1] and span[0] < hi for lo, hi in self.ranges)
+        return shares_traced_memory(array)
 
     def use(self, tensor: Tensor, where: str) -> None:  # noqa: D417 - a helper
         """Check a Tensor an op reads: a slot, a wrapper of a slot's array, or a constant."""
@@ -220,6 +220,18 @@ def _read_refusal(tracer: Tracer, name: str, original: Callable) -> Callable:
     return read
 
 
+def _copy_refusal(tracer: Tracer, original: Callable) -> Callable:
+    """Tensor.__init__ that refuses to copy traced values into a new constant while tracing."""
+
+    def init(self: Tensor, data: Any, *args: Any, **kwargs: Any) -> None:
+        array = data.data if isinstance(data, Tensor) else data
+        if not tracer.depth and (id(data) in tracer.slots or tracer.derived(array)):
+            raise _stale_array_error("tinygen.tensor / Tensor(...)")
+        original(self, data, *args, **kwargs)
+
+    return init
+
+
 def _optimizer_classes() -> list[type]:
     found: list[type] = []
     todo: list[type] = [optim.Optimizer]
@@ -271,6 +283,7 @@ def tracing(tracer: Tracer) -> Iterator[None]:
                 if kind in cls.__dict__:
                     patch(cls, kind, recorded(kind, cls.__dict__[kind], lambda o: o.params))
         patch(Module, "zero_grad", recorded("zero_grad", Module.zero_grad, Module.parameters))
+        patch(Tensor, "__init__", _copy_refusal(tracer, Tensor.__dict__["__init__"]))
         for name in _READS:
             patch(Tensor, name, _read_refusal(tracer, name, Tensor.__dict__[name]))
         function.observers.append(tracer)
@@ -279,6 +292,7 @@ def tracing(tracer: Tracer) -> Iterator[None]:
         yield
     finally:
         traced._tracing -= entered
+        traced.traced_memory.clear()
         if tracer in function.observers:
             function.observers.remove(tracer)
         for owner, name, original in reversed(patches):
@@ -291,17 +305,22 @@ def tracing(tracer: Tracer) -> Iterator[None]:
         )
 
 
-def check_state(tracer: Tracer, modules: list[Module]) -> None:
-    """Refuse a step that assigned traced values to a module's parameter or buffer."""
+def settle_state(modules: list[Module]) -> list[str]:
+    """Hand the modules' arrays back as plain ndarrays once a trace ends (or fails).
+
+    Returns:
+        The parameters and buffers the step assigned traced values to (BatchNorm's running
+        statistics in train mode): state a replay would not update.
+    """
+    assigned = []
     for module in modules:
         for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
-            if tracer.derived(tensor.data):
-                raise CompileError(
-                    f"tinygen.compile: {type(module).__name__}.{name} was assigned values "
-                    "computed in the step outside tinygen's ops (BatchNorm's running "
-                    "statistics in train mode), which a replay would not update; use "
-                    "model.eval() for that part or run the step eagerly (enabled=False)"
-                )
+            if isinstance(tensor.data, TracedArray):
+                assigned.append(f"{type(module).__name__}.{name}")
+                tensor.data = plain(tensor.data)
+            if tensor.grad is not None:
+                tensor.grad.data = plain(tensor.grad.data)
+    return assigned
 
 
 def trace(fn: Callable, args: list[Any], kwargs: dict, modules: list[Module]) -> tuple:
@@ -329,10 +348,19 @@ def trace(fn: Callable, args: list[Any], kwargs: dict, modules: list[Module]) ->
 
     call_args = [as_input(a) for a in args]
     call_kwargs = {k: as_input(v) for k, v in kwargs.items()}
-    with tracing(tracer):
-        result = fn(*call_args, **call_kwargs)
-        outputs = _map_tensors(result, lambda t: tracer.result(t))
-    check_state(tracer, modules)
+    try:
+        with tracing(tracer):
+            result = fn(*call_args, **call_kwargs)
+            outputs = _map_tensors(result, lambda t: tracer.result(t))
+    finally:
+        assigned = settle_state(modules)
+    if assigned:
+        raise CompileError(
+            f"tinygen.compile: {', '.join(assigned)} was assigned values computed in the "
+            "step outside tinygen's ops (BatchNorm's running statistics in train mode), "
+            "which a replay would not update; use model.eval() for that part or run the "
+            "step eagerly (enabled=False)"
+        )
     tape = Tape(inputs, tracer.entries, outputs, tracer.keep)
     return results(tape), tape
 

@@ -26,6 +26,9 @@ _tracing = 0  # > 0 while a trace runs (nested compiled calls are refused by cap
 # code objects inside which tinygen itself may read traced values: an op's forward (run by
 # Function.apply) and the library calls the tracer runs for real (capture.Tracer.call)
 library_code: set[Any] = set()
+# while tracing: the memory of every TracedArray made (a view's owner, by its address) and
+# the owner itself, kept alive so that its address is not reused by an unrelated array
+traced_memory: dict[int, Any] = {}
 
 
 class CompileError(RuntimeError):
@@ -48,6 +51,11 @@ def refuse_read(what: str) -> CompileError:
 
 class TracedArray(np.ndarray):
     """A NumPy array whose values the current trace will recompute on every replay."""
+
+    def __array_finalize__(self, obj: Any) -> None:
+        if _tracing:  # a new traced array (a view, a ufunc's result): note its memory
+            owner = self.base if self.base is not None else self
+            traced_memory[owner.__array_interface__["data"][0]] = owner
 
     def _refuse(self, what: str) -> None:
         if _tracing and not _in_library():
@@ -100,14 +108,14 @@ def memory_key(array: Any) -> tuple | None:
     return (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
 
 
-def byte_range(array: Any) -> tuple[int, int] | None:
-    """The first and one-past-last byte addresses a NumPy array can touch (None: not NumPy)."""
-    if not isinstance(array, np.ndarray) or array.size == 0:
-        return None
-    return _byte_bounds(array)
-
-
-_byte_bounds = getattr(np.lib, "array_utils", np).byte_bounds
+def shares_traced_memory(array: Any) -> bool:
+    """True when a NumPy array is traced, or a plain view of a traced array's memory."""
+    if isinstance(array, TracedArray):
+        return True
+    if not isinstance(array, np.ndarray):
+        return False
+    owner = array.base if isinstance(array.base, np.ndarray) else array
+    return owner.__array_interface__["data"][0] in traced_memory
 
 
 def plain(array: Any) -> Any:
