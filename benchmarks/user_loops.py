@@ -9,11 +9,17 @@ step through D without freezing it. Each loop runs eagerly or with its step in
 
     python benchmarks/user_loops.py cgan --compiled --steps 100
     python benchmarks/user_loops.py cgan --compiled --steps 100 --passes dead_gradients
+    python benchmarks/user_loops.py cgan --ablation --steps 100 --repeats 5
+
+``--ablation`` builds one loop per variant (eager; compiled with no pass; with each pass
+alone; with all) in one process and times them alternating, so that a busy machine slows
+them alike; it prints each variant's median and its ratio to eager.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 
@@ -128,6 +134,27 @@ class UserLoop:
         return time.perf_counter() - start
 
 
+def ablation(workload: str, steps: int | None, repeats: int) -> None:
+    """Time eager, compiled without passes, each pass alone and all passes, alternating."""
+    variants: dict[str, UserLoop] = {"eager": UserLoop(workload, False)}
+    variants["compiled, no pass"] = UserLoop(workload, True, ())
+    for name in PASSES:
+        variants[f"compiled, {name} only"] = UserLoop(workload, True, (name,))
+    variants["compiled, all passes"] = UserLoop(workload, True, PASSES)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for loop in variants.values():
+        loop.epoch(2)  # traces and first calls out of the timing
+    for _ in range(repeats):
+        for name, loop in variants.items():
+            times[name].append(loop.epoch(steps))
+    eager = statistics.median(times["eager"])
+    print(f"{workload}, {steps or 'one epoch of'} steps, median of {repeats} (alternating):")
+    print("| variant | s | vs eager |\n|---|---|---|")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"| {name} | {median:.3f} | {median / eager:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", choices=["vae", "cgan"])
@@ -135,10 +162,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="steps per repeat (an epoch)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--passes", nargs="*", default=list(PASSES), choices=PASSES)
+    parser.add_argument("--ablation", action="store_true", help="every pass, alternating")
     args = parser.parse_args()
     from tinygen.kernels.warmup import warmup
 
     warmup()
+    if args.ablation:
+        ablation(args.workload, args.steps, args.repeats)
+        return
     loop = UserLoop(args.workload, args.compiled, tuple(args.passes))
     loop.epoch(2)  # the first trace (and first calls) out of the timing
     mode = "compiled" if args.compiled else "eager"

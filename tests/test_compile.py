@@ -154,3 +154,15 @@ def test_one_hot_and_dropout_inside_a_step_are_recomputed_on_every_replay() -> N
         stepper = wrap(step)
         results.append([np.concatenate([t.numpy() for t in stepper(*b)]) for b in batches])
     np.testing.assert_array_equal(np.array(results[0]), np.array(results[1]))
+
+
+def test_dropout_and_one_hot_as_ops_give_what_their_array_code_gave() -> None:
+    x = tg.Tensor(np.arange(1.0, 13.0, dtype=np.float32).reshape(3, 4), requires_grad=True)
+    tg.manual_seed(5)
+    dropped = F.dropout(x, 0.25)
+    keep = np.random.default_rng(5).random((3, 4)) >= 0.25
+    np.testing.assert_array_equal(dropped.numpy(), x.numpy() * (keep / 0.75).astype(np.float32))
+    dropped.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), (keep / 0.75).astype(np.float32))
+    hot = F.one_hot(tg.tensor([2, 0]), 3)
+    assert hot.dtype == np.float32 and hot.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
