@@ -361,7 +361,7 @@ def trace(fn: Callable, args: list[Any], kwargs: dict, modules: list[Module]) ->
             "which a replay would not update; use model.eval() for that part or run the "
             "step eagerly (enabled=False)"
         )
-    tape = Tape(inputs, tracer.entries, outputs, tracer.keep)
+    tape = Tape(inputs, tracer.entries, outputs)  # the trace's arrays (tracer.keep) go
     return results(tape), tape
 
 

@@ -110,7 +110,6 @@ def fuse_linear_activation(tape: Tape) -> int:
             ctx.inputs, ctx._output, output._ctx = first.ctx.inputs, weakref.ref(output), ctx
         tape.entries[index] = Forward(Linear, ctx, first.inputs, params, output, first.array_params)
         tape.entries.remove(second)
-        tape.keep.append(ctx)
         fused += 1
     return fused
 

@@ -121,7 +121,6 @@ class Tape:
     inputs: list[Tensor]
     entries: list[Entry]
     outputs: Any  # the returned structure, with slots (or constants) in place of Tensors
-    keep: list[Any] = field(default_factory=list)  # objects the entries refer to weakly
 
     def replay(self, arrays: list[Any]) -> None:
         """Run the step again on new input arrays (one per input slot)."""
