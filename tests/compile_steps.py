@@ -52,11 +52,12 @@ def make_vae(seed: int = 0, sampler: str = "randn_like") -> tuple[Any, list[nn.M
     return step, modules
 
 
-def make_acgan(seed: int = 0) -> tuple[Any, list[nn.Module]]:
+def make_acgan(seed: int = 0, freeze: bool = False) -> tuple[Any, list[nn.Module]]:
     """An AC-GAN step (real, labels, z, fake_onehot, fake_labels) -> (loss_d, loss_g).
 
     D sees the real and the fake batch separately; G's step goes through D without
-    freezing it (so D's gradients of the G loss are dead: opt_d.zero_grad() clears them).
+    freezing it (so D's gradients of the G loss are dead: opt_d.zero_grad() clears them),
+    or, with ``freeze``, with D frozen by ``requires_grad_(False)`` as the trainers do.
     """
     tg.manual_seed(seed)
     G = nn.Sequential(*_mlp([Z_DIM + CLASSES, 16, 24, X_DIM])[:-1], nn.Tanh())
@@ -78,12 +79,14 @@ def make_acgan(seed: int = 0) -> tuple[Any, list[nn.Module]]:
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
+        D.requires_grad_(not freeze)
         out = D(fake)
         loss_g = F.binary_cross_entropy_with_logits(out[:, 0], ones)
         loss_g = loss_g + F.cross_entropy(out[:, 1:], fake_labels)
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
+        D.requires_grad_(True)
         return loss_d, loss_g
 
     return step, [G, D]

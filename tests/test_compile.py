@@ -29,6 +29,7 @@ CASES = {
     "vae": (make_vae, vae_batches([8, 8, 8, 5, 8])),
     "vae-rsample": (lambda: make_vae(sampler="rsample"), vae_batches([8, 8, 5, 8])),
     "acgan": (make_acgan, acgan_batches([8, 8, 8, 5, 8])),
+    "acgan-frozen-d": (lambda: make_acgan(freeze=True), acgan_batches([8, 8, 5, 8])),
 }
 
 
@@ -166,3 +167,15 @@ def test_dropout_and_one_hot_as_ops_give_what_their_array_code_gave() -> None:
     np.testing.assert_array_equal(x.grad.numpy(), (keep / 0.75).astype(np.float32))
     hot = F.one_hot(tg.tensor([2, 0]), 3)
     assert hot.dtype == np.float32 and hot.tolist() == [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+
+
+def test_a_d_frozen_inside_the_step_stays_frozen_on_replay() -> None:
+    batches = acgan_batches([8, 8, 8])
+    grads = []
+    for wrap in (lambda f: f, lambda f: tg.compile(f, passes=())):
+        step, (G, D) = make_acgan(freeze=True)
+        run(wrap(step), batches)
+        grads.append([p.grad.numpy().copy() for p in D.parameters()])  # from loss_d only
+        assert all(p.requires_grad for p in D.parameters())
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
