@@ -5,6 +5,10 @@ share of the epoch that the matrix products alone need (the floor).
 
     python benchmarks/run.py [--workloads vae cgan] [--repeats 3] [--memory]
 
+Besides tinygen's own models (``workloads.py``), the engines ``user`` and ``user-compiled``
+time the loops as a user writes them with the public API (``user_loops.py``), eagerly and
+with the step in ``tinygen.compile``.
+
 The peers are ``benchmarks/peers/torch_loops.py`` and ``jax_loops.py``, imported when torch
 or jax is installed (tinygen itself needs neither); ``--peers-dir DIR`` takes them from
 another folder instead, as ``NAME_loops.py`` or ``ref_NAME.py``, each with ``run_vae(epochs)``
@@ -105,6 +109,23 @@ class TinygenEngine:
         return self.run.epoch()
 
 
+class UserLoopEngine:
+    """W1/W2 as a user writes them (``user_loops.py``), eager or with tinygen.compile."""
+
+    def __init__(self, workload: str, compiled: bool) -> None:
+        from user_loops import UserLoop
+
+        from tinygen.kernels.warmup import warmup
+
+        warmup()
+        self.name = "tinygen user loop" + (", compiled" if compiled else "")
+        self.run = UserLoop(workload, compiled)
+        self.run.epoch(2)  # the first trace out of the timing (the VAE's last batch traces once)
+
+    def epoch(self) -> float:
+        return self.run.epoch()
+
+
 PEERS_DIR = os.path.join(HERE, "peers")
 
 
@@ -139,6 +160,9 @@ def make_engines(workload: str, peers_dir: str, names: list[str]) -> list:
         if name == "tinygen":
             engines.append(TinygenEngine(workload))
             continue
+        if name in ("user", "user-compiled"):
+            engines.append(UserLoopEngine(workload, name == "user-compiled"))
+            continue
         module = peer_module(peers_dir, name)
         if module is None:
             print(f"({name} not measured: no {name}_loops.py or ref_{name}.py in {peers_dir})")
@@ -169,7 +193,13 @@ def peak_memory_mb(engine: str, workload: str, peers_dir: str) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=["vae", "cgan"], choices=WORKLOADS)
-    parser.add_argument("--engines", nargs="+", default=["tinygen", "torch", "jax"])
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        default=["tinygen", "user", "user-compiled", "torch", "jax"],
+        help="tinygen (its own models), user and user-compiled (benchmarks/user_loops.py), "
+        "and the peers",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS")
     parser.add_argument(
@@ -207,7 +237,8 @@ def main() -> None:
                 )
         floor = matmul_floor(workload)
         medians = {name: statistics.median(values) for name, values in times.items()}
-        best_peer = min((v for k, v in medians.items() if k != "tinygen"), default=None)
+        peers = [v for k, v in medians.items() if not k.startswith("tinygen")]
+        best_peer = min(peers, default=None)
         print(
             f"\n{workload}: median s/epoch over {args.repeats} repeats; matmul floor "
             f"{floor:.2f} s/epoch"

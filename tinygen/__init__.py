@@ -31,6 +31,7 @@ from tinygen.aliases import (
     var,
 )
 from tinygen.autograd import grad
+from tinygen.compile import CompileError, compile  # noqa: F401 - public, outside __all__
 from tinygen.creation import (
     arange,
     full,
@@ -54,7 +55,8 @@ from tinygen.serialization import CheckpointError, load, save
 from tinygen.tensor import Tensor, float32, float64, int64
 from tinygen.tracing import Trace, trace
 
-# tinygen.abs, max, min, pow and sum exist but stay out of __all__, so that
+# tinygen.compile (a decorator, as torch.compile) stays out of __all__ for the same reason
+# as these: tinygen.abs, max, min, pow and sum exist but stay out of __all__, so that
 # `from tinygen import *` never hides the Python builtins of the same names
 __all__ = [
     "arange",
@@ -64,6 +66,7 @@ __all__ = [
     "cat",
     "CheckpointError",
     "clip",
+    "CompileError",
     "distributions",
     "exp",
     "expand_dims",

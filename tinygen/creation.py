@@ -42,7 +42,9 @@ def _filled(fill: str, shape: tuple, dtype: DTypeLike, device: str | None, requi
         generator = backend.rng(device)
         draw = generator.standard_normal if fill == "randn" else generator.random
         array = draw(shape, dtype=draw_dtype).astype(dtype, copy=False)
-    return Tensor(array, requires_grad=requires_grad)
+    tensor = Tensor._wrap(array)  # made here, so no copy (and tinygen.compile sees the draw)
+    tensor.requires_grad = requires_grad
+    return tensor
 
 
 def zeros(

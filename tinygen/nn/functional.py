@@ -17,6 +17,8 @@ from tinygen.function import check_dtypes
 from tinygen.idioms import accepts_dim
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
+from tinygen.ops.elementwise import DropoutMask
+from tinygen.ops.shape import OneHot
 from tinygen.tensor import Tensor, as_tensor
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -113,8 +115,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability must be in [0, 1), not {p}")
     if not training or p == 0:
         return x
-    keep = backend.rng(x.device).random(x.shape) >= p
-    return x * Tensor._wrap((keep / (1 - p)).astype(x.dtype))
+    uniform = Tensor._wrap(backend.rng(x.device).random(x.shape))
+    return x * DropoutMask.apply(uniform, p=p, dtype=x.dtype)
 
 
 def one_hot(labels: Any, num_classes: int) -> Tensor:
@@ -128,7 +130,7 @@ def one_hot(labels: Any, num_classes: int) -> Tensor:
         raise ValueError(
             f"labels must lie in [0, {num_classes}), got [{array.min()}, {array.max()}]"
         )
-    return Tensor._wrap(xp.eye(num_classes, dtype=np.float32)[array])
+    return OneHot.apply(Tensor._wrap(array), num_classes=num_classes, dtype=np.float32)
 
 
 # ----- log-probabilities ----------------------------------------------------------------------

@@ -230,6 +230,21 @@ class Clip(Function):
         return (grad_out * Tensor._wrap(inside),)
 
 
+class DropoutMask(Function):
+    """mask = [u >= p] / (1 - p) from uniform draws u; not differentiable (u is a draw).
+
+    An op rather than array code, so that ``tinygen.compile`` sees it and recomputes it.
+    """
+
+    @staticmethod
+    def forward(ctx: Function, uniform: Any, p: float, dtype: Any) -> Any:
+        return ((uniform >= p) / (1 - p)).astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (None,)
+
+
 class Where(Function):
     """y = a where cond else b;  dL/da = dL/dy where cond,  dL/db = dL/dy where not cond."""
 

@@ -55,9 +55,12 @@ class Linear(Function):
     input_names = ("input", "weight", "bias")
 
     @staticmethod
-    def forward(ctx: Linear, x: Any, weight: Any, bias: Any, activation: Any, slope: float) -> Any:
+    def forward(
+        ctx: Linear, x: Any, weight: Any, bias: Any, activation: Any, slope: float, out: Any = None
+    ) -> Any:
         ctx.activation, ctx.slope = activation, slope
-        out = backend.array_module(x).matmul(x, weight.T)  # (B, in) @ (in, out)
+        # (B, in) @ (in, out); ``out``: a buffer to write into (tinygen.compile's replays)
+        out = backend.array_module(x).matmul(x, weight.T, out=out)
         if activation is None:
             out += bias
             return out

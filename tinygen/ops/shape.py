@@ -79,6 +79,21 @@ class GetItem(Function):
         return (IndexAdd.apply(grad_out, shape=ctx.inputs[0].shape, index=ctx.index),)
 
 
+class OneHot(Function):
+    """y = the rows of the identity for integer labels; not differentiable (no float input).
+
+    An op rather than array code, so that ``tinygen.compile`` sees it and recomputes it.
+    """
+
+    @staticmethod
+    def forward(ctx: Function, labels: Any, num_classes: int, dtype: Any) -> Any:
+        return backend.array_module(labels).eye(num_classes, dtype=dtype)[labels]
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: Tensor) -> tuple:
+        return (None,)
+
+
 class IndexAdd(Function):
     """y = zeros(shape) with x added at index (repeats accumulate);  dL/dx = dL/dy[index]."""
 
