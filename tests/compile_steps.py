@@ -52,16 +52,29 @@ def make_vae(seed: int = 0, sampler: str = "randn_like") -> tuple[Any, list[nn.M
     return step, modules
 
 
-def make_acgan(seed: int = 0, freeze: bool = False) -> tuple[Any, list[nn.Module]]:
+class OneByOne(nn.Sequential):
+    """A user's own container: each module called in turn (nn.Sequential fuses by itself)."""
+
+    def forward(self, x: Any) -> Any:
+        for i in range(len(self)):
+            x = self[i](x)
+        return x
+
+
+def make_acgan(
+    seed: int = 0, freeze: bool = False, container: type = nn.Sequential
+) -> tuple[Any, list[nn.Module]]:
     """An AC-GAN step (real, labels, z, fake_onehot, fake_labels) -> (loss_d, loss_g).
 
     D sees the real and the fake batch separately; G's step goes through D without
     freezing it (so D's gradients of the G loss are dead: opt_d.zero_grad() clears them),
     or, with ``freeze``, with D frozen by ``requires_grad_(False)`` as the trainers do.
+    ``container=OneByOne`` calls each module in turn, leaving Linear + activation to
+    tinygen.compile's fusion pass.
     """
     tg.manual_seed(seed)
-    G = nn.Sequential(*_mlp([Z_DIM + CLASSES, 16, 24, X_DIM])[:-1], nn.Tanh())
-    D = nn.Sequential(*_mlp([X_DIM, 24, 16]), nn.Linear(16, 1 + CLASSES))
+    G = container(*_mlp([Z_DIM + CLASSES, 16, 24, X_DIM])[:-1], nn.Tanh())
+    D = container(*_mlp([X_DIM, 24, 16]), nn.Linear(16, 1 + CLASSES))
     opt_g = tg.optim.Adam(G.parameters(), lr=1e-2, betas=(0.5, 0.999))
     opt_d = tg.optim.Adam(D.parameters(), lr=1e-2, betas=(0.5, 0.999))
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compile_steps import acgan_batches, make_acgan, make_vae, parameters, run, vae_batches
+from compile_steps import (
+    OneByOne,
+    acgan_batches,
+    make_acgan,
+    make_vae,
+    parameters,
+    run,
+    vae_batches,
+)
 
 import tinygen as tg
 from tinygen import fastpath
@@ -64,10 +72,14 @@ def linear_ops(step) -> list[Forward]:  # type: ignore[no-untyped-def]
     return [e for e in tape.entries if isinstance(e, Forward) and e.op is Linear]
 
 
+def one_by_one() -> tuple:  # type: ignore[type-arg]
+    return make_acgan(container=OneByOne)
+
+
 def test_fusion_merges_linear_and_activation_where_the_kernels_run() -> None:
     with fastpath.fast_path(True):
-        losses, params = eager_run()
-        fused = compiled_run(("fuse_linear_activation",))
+        losses, params = eager_run(one_by_one)
+        fused = compiled_run(("fuse_linear_activation",), one_by_one)
     (stats,) = fused[2].stats.values()
     assert stats["fuse_linear_activation"] == 9  # G: 2 LeakyReLU + tanh; D: 2, 3 times
     activations = [e.params["activation"] for e in linear_ops(fused[2])]
@@ -78,6 +90,10 @@ def test_fusion_merges_linear_and_activation_where_the_kernels_run() -> None:
     np.testing.assert_allclose(fused[0][0], losses[0], rtol=1e-6)
     for a, b in zip(losses + params, fused[0] + fused[1]):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    # nn.Sequential fuses the same pairs itself: the pass then finds nothing left to do
+    sequential = compiled_run(("fuse_linear_activation",))
+    assert next(iter(sequential[2].stats.values()))["fuse_linear_activation"] == 0
+    assert [e.params["activation"] for e in linear_ops(sequential[2])] == activations
 
 
 def test_fusion_leaves_the_fast_path_off_bit_identical() -> None:
