@@ -49,6 +49,7 @@ class VAETrainer(Trainer):
     """Trains a VAE or CVAE; see ``Trainer`` for the arguments and the loop."""
 
     loss_keys = ("loss", "reconstruction", "kl")
+    loss_reduction = "sum"  # model.loss sums over the batch: the ranks' gradients add up
     model: VAE  # make_trainer picks this trainer for the VAE family only
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
