@@ -1,9 +1,10 @@
 """Data-parallel W1 and W2 on this machine: 2 ranks x 1 BLAS thread against 1 process x 2.
 
-    python benchmarks/bench_distributed.py [--repeats 3] [--workloads vae cgan]
+    python benchmarks/bench_distributed.py [--repeats 3] [--workloads vae cgan] [--limit N]
 
 Each repeat runs one epoch of `tinygen train MODEL` (W1 = vae, batch 128; W2 = cgan, batch
-64, full MNIST) both ways, alternating, and reads the epoch's training seconds from the
+64; full MNIST, or its first N images with --limit) as 2 ranks x 1 BLAS thread, 1 process x 2
+threads and 1 process x 1 thread, alternating, and reads the epoch's training seconds from the
 epoch line (start-up, validation and pictures left out). It also prints the bytes of
 gradients all-reduced per step, and times that all-reduce alone between the 2 ranks here.
 Needs the mpi extra (pip install -e '.[mpi]'). Other work on the machine inflates every
@@ -42,10 +43,11 @@ if distributed.world().is_main:
 """
 
 
-def epoch_seconds(command: list[str], threads: int, out: str) -> float:
+def epoch_seconds(command: list[str], threads: int, out: str, limit: int | None) -> float:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI"))}
     env.update(OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-    done = subprocess.run([*command, "--epochs", "1", "--out", out, "--overwrite"],
+    more = ["--limit", str(limit)] if limit else []
+    done = subprocess.run([*command, "--epochs", "1", "--out", out, "--overwrite", *more],
                           capture_output=True, text=True, env=env, cwd=ROOT)  # fmt: skip
     found = re.search(r"epoch 1/1: seconds ([0-9.]+)", done.stdout)
     if done.returncode or not found:
@@ -63,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workloads", nargs="+", default=["vae", "cgan"])
+    parser.add_argument("--limit", type=int, help="train on the first N images only")
     args = parser.parse_args()
     tinygen_cli = [str(BIN / "tinygen"), "train"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,18 +77,26 @@ def main() -> None:
             milliseconds = float(timed.stdout) * 1e3
             print(f"{kind}: {gradient_bytes(kind) / 1e6:.2f} MB of float32 gradients per step; "
                   f"all-reduce between 2 ranks here {milliseconds:.2f} ms")  # fmt: skip
-            ranks, single = [], []
+            launches = {
+                "2 ranks x 1": (MPIRUN, 1),
+                "1 x 2 threads": ([], 2),
+                "1 x 1 thread": ([], 1),
+            }
+            ways: dict[str, list[float]] = {name: [] for name in launches}
             for repeat in range(args.repeats):
-                ranks.append(epoch_seconds([*MPIRUN, *tinygen_cli, kind], 1, f"{tmp}/a"))
-                single.append(epoch_seconds([*tinygen_cli, kind], 2, f"{tmp}/b"))
-                print(f"  repeat {repeat + 1}: 2 ranks x 1 thread {ranks[-1]:.2f} s, "
-                      f"1 process x 2 threads {single[-1]:.2f} s, "
-                      f"ratio {single[-1] / ranks[-1]:.2f}", flush=True)  # fmt: skip
-            ratios = [s / r for s, r in zip(single, ranks)]
-            low, high = min(ratios), max(ratios)
-            print(f"  median: 2 ranks {statistics.median(ranks):.2f} s, 1 process "
-                  f"{statistics.median(single):.2f} s; speed-up of 2 ranks "
-                  f"{statistics.median(ratios):.2f}x (min {low:.2f}, max {high:.2f})")  # fmt: skip
+                for index, (name, (launch, threads)) in enumerate(launches.items()):
+                    command = [*launch, *tinygen_cli, kind]
+                    out = f"{tmp}/{index}"
+                    ways[name].append(epoch_seconds(command, threads, out, args.limit))
+                times = ", ".join(f"{name} {seconds[-1]:.2f} s" for name, seconds in ways.items())
+                print(f"  repeat {repeat + 1}: {times}", flush=True)
+            ranks = ways["2 ranks x 1"]
+            for name, seconds in list(ways.items())[1:]:
+                ratios = [s / r for s, r in zip(seconds, ranks)]
+                print(
+                    f"  {name} / 2 ranks: median {statistics.median(ratios):.2f} "
+                    f"(min {min(ratios):.2f}, max {max(ratios):.2f})"
+                )
 
 
 if __name__ == "__main__":
