@@ -3,6 +3,7 @@ NCCL path (a fake NCCL), timeouts and the world of one. Real ranks: tests/test_m
 
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -307,3 +308,21 @@ def test_the_launchers_world_size_and_the_timeout_setting(monkeypatch):
         timeout_seconds()
     monkeypatch.setenv("TINYGEN_DISTRIBUTED_TIMEOUT", "2.5")
     assert timeout_seconds() == 2.5
+
+
+def test_each_rank_gets_its_share_of_the_cores_for_blas(monkeypatch):
+    pytest.importorskip("threadpoolctl", reason="threadpoolctl comes with the mpi extra")
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    world_module = importlib.import_module("tinygen.distributed.world")  # not world()
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    assert world_module.share_cores(2) is None  # the user's setting wins
+    for name in world_module.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    with threadpool_limits(limits=None):  # whatever is set here is undone afterwards
+        assert world_module.share_cores(4) == 2
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(n <= 2 for n in blas)
+        assert world_module.share_cores(16) == 1

@@ -8,7 +8,10 @@ collectives themselves (``comm.py``) or what is reduced (``buckets.py``).
 A process started without ``mpirun`` (or with ``-n 1``) is a world of one: mpi4py is never
 imported, nothing waits, and every collective is a no-op. Under ``mpirun -n N`` (Open MPI sets
 ``OMPI_COMM_WORLD_SIZE``, MPICH and Slurm's PMI set ``PMI_SIZE``) the first call to ``world()``
-imports mpi4py, which initialises MPI.
+imports mpi4py, which initialises MPI, and (unless ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``
+or ``MKL_NUM_THREADS`` says otherwise) gives each rank its share of the machine's cores for
+BLAS: N ranks each starting one BLAS thread per core would oversubscribe the cores N-fold (one
+W1 epoch on 2 ranks of a loaded 2-core machine took 384 s so, 41 s with one thread a rank).
 """
 
 from __future__ import annotations
@@ -100,7 +103,33 @@ def _mpi_world() -> World:
     from tinygen.distributed.comm import MPICommunicator
 
     comm = MPICommunicator(MPI.COMM_WORLD, MPI, timeout_seconds())
+    share_cores(MPI.COMM_WORLD.Split_type(MPI.COMM_TYPE_SHARED).Get_size())
     return World(rank=comm.rank, size=comm.size, comm=comm)
+
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_blas_limit: Any = None  # threadpoolctl's limit, kept for the life of the process
+
+
+def share_cores(ranks_here: int) -> int | None:
+    """Limit BLAS to cores // ranks_here threads, unless a thread variable is set.
+
+    Args:
+        ranks_here: the ranks on this machine.
+
+    Returns:
+        The threads per rank set, or None when left alone (a variable set, no threadpoolctl).
+    """
+    global _blas_limit
+    if any(os.environ.get(name) for name in THREAD_VARIABLES):
+        return None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # the mpi extra brings it; without it BLAS keeps its threads
+        return None
+    threads = max(1, (os.cpu_count() or 1) // max(1, ranks_here))
+    _blas_limit = threadpool_limits(limits=threads, user_api="blas")
+    return threads
 
 
 def set_world(new: World | None) -> None:
