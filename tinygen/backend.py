@@ -11,7 +11,9 @@ Randomness also lives here: one seeded ``Generator`` per device, so that
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -21,6 +23,7 @@ DEVICES = ("cpu", "cuda")
 _cupy: ModuleType | None = None
 _default_device = os.environ.get("TINYGEN_DEVICE", "cpu")
 _rngs: dict[str, Any] = {}
+_draw_through: Callable[[Any], Any] | None = None  # see drawing_through
 
 
 def cupy() -> ModuleType:
@@ -102,7 +105,22 @@ def rng(device: str = "cpu") -> Any:
     device = check_device(device)
     if device not in _rngs:
         _rngs[device] = xp_for(device).random.default_rng()
-    return _rngs[device]
+    return _rngs[device] if _draw_through is None else _draw_through(_rngs[device])
+
+
+@contextlib.contextmanager
+def drawing_through(wrap: Callable[[Any], Any]) -> Iterator[None]:
+    """Inside the block, rng(device) serves ``wrap(generator)`` instead of the generator.
+
+    tinygen.distributed uses it so that a rank's per-example draws are its rows of the draw
+    one process would make for the whole batch (``tinygen/distributed/draws.py``).
+    """
+    global _draw_through
+    saved, _draw_through = _draw_through, wrap
+    try:
+        yield
+    finally:
+        _draw_through = saved
 
 
 def manual_seed(seed: int) -> None:

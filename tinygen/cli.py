@@ -27,7 +27,7 @@ from typing import NoReturn
 import numpy as np
 
 import tinygen
-from tinygen import viz
+from tinygen import distributed, viz
 from tinygen.data import DATASETS, DataNotFoundError
 from tinygen.data.__main__ import main as data_main
 from tinygen.models import FAMILY, MODELS
@@ -133,6 +133,9 @@ def model_options(args: argparse.Namespace) -> dict | None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train (or resume) a run; print where the checkpoint, metrics and samples are."""
+    parallel = distributed.DataParallel()  # under mpirun -n N: one of N ranks
+    if parallel.active and parallel.is_main:
+        print(parallel.describe(), flush=True)
     config = TrainConfig(
         model=args.model,
         dataset=args.dataset,
@@ -153,6 +156,8 @@ def run_train(args: argparse.Namespace) -> int:
         summaries = trainer.fit(resume=args.resume, overwrite=args.overwrite)
     except KeyboardInterrupt:  # say what is on disk: the last checkpoint, or none
         raise KeyboardInterrupt(trainer.checkpoint_note()) from None
+    if not parallel.is_main:
+        return 0
     last = summaries[-1] if summaries else {}
     print(f"checkpoint: {trainer.checkpoint_path}")
     print(f"metrics: {trainer.metrics_path}, loss curves: {trainer.out / 'losses.png'}")
@@ -399,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"tinygen {args.command}: error: {describe(error)}", file=sys.stderr)
+        if distributed.launched_size() > 1:  # the other ranks would wait for this one
+            distributed.DataParallel().stop_job(1)
         return 1
 
 

@@ -8,6 +8,12 @@ served, the generator's state at the start of the epoch, and the transform's sta
 JSON-able data: a run restored from ``state_dict()`` continues with the very batch, and the
 very random draws, it would have seen.
 
+Data-parallel training (``rank``, ``world_size``): every rank draws the same permutation and
+walks the same global batches; a rank serves its contiguous share of each (rows
+[m r / N, m (r + 1) / N) of a batch of m rows), so the N shares are the batch one process would
+serve, and the state is the same on every rank and for every N (a run resumes on any number
+of ranks). ``loader.share`` says which rows of the last batch this rank served.
+
 Arrays stay NumPy until the last step: a batch is one ``take`` per array, the transform runs on
 NumPy arrays, and only then does each array become a Tensor on the chosen device.
 """
@@ -55,9 +61,13 @@ class DataLoader:
         transform: called as ``transform(*batch)`` on NumPy arrays; returns the new batch (a
             tuple, or a single array that replaces the first), e.g. ``dynamic_binarize``.
         device: where the Tensors live ("cpu" or "cuda").
+        rank: this process's rank in data-parallel training (it serves its share of a batch).
+        world_size: the number of ranks sharing each batch (``batch_size`` stays the global
+            batch).
 
     Raises:
-        ValueError: no arrays, arrays of different lengths, or batch_size < 1.
+        ValueError: no arrays, arrays of different lengths, batch_size < 1, a rank outside
+            [0, world_size), or a batch with fewer rows than ranks.
         TypeError: batch_size is not a whole number (e.g. 2.7).
     """
 
@@ -70,6 +80,8 @@ class DataLoader:
         seed: int | None = None,
         transform: Callable[..., Any] | None = None,
         device: str = "cpu",
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         if not arrays:
             raise ValueError("DataLoader needs at least one array")
@@ -81,11 +93,26 @@ class DataLoader:
         self.batch_size = whole_number(batch_size, "DataLoader: batch_size")
         self.shuffle, self.drop_last = shuffle, drop_last
         self.transform, self.device = transform, device
+        self.world_size = whole_number(world_size, "DataLoader: world_size")
+        self.rank = whole_number(rank, "DataLoader: rank", minimum=0)
+        if self.rank >= self.world_size:
+            raise ValueError(f"DataLoader: rank {rank} is not below world_size {world_size}")
+        self.share = (0, 0, 0)  # (first row, one past the last, rows) of the last batch served
+        self._check_shares()
         self.seed = _default_seed() if seed is None else int(seed)
         self.generator = np.random.default_rng(self.seed)
         self.epoch = 0  # epochs completed
         self.batch = 0  # batches served in the current epoch
         self._epoch_state = self.generator.bit_generator.state  # before this epoch's draw
+
+    def _check_shares(self) -> None:
+        rest = self.size % self.batch_size
+        smallest = rest if rest and not self.drop_last else min(self.batch_size, self.size)
+        if self.world_size > 1 and len(self) and smallest < self.world_size:
+            raise ValueError(
+                f"DataLoader: a batch of {smallest} rows cannot be shared by {self.world_size} "
+                "ranks; use a larger batch_size, drop_last=True, or fewer ranks"
+            )
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -119,15 +146,24 @@ class DataLoader:
             self.reset()
         order = self._order()
         for index in range(self.batch, len(self)):
-            start, stop = index * self.batch_size, (index + 1) * self.batch_size
+            start, stop = index * self.batch_size, min((index + 1) * self.batch_size, self.size)
+            rows = stop - start  # this rank's share: [first, last) of the batch's rows
+            first, last = (
+                rows * self.rank // self.world_size,
+                rows * (self.rank + 1) // self.world_size,
+            )
+            if self.transform is None:  # only the share is gathered
+                start, stop = start + first, start + last
             if order is None:
                 batch = tuple(a[start:stop].copy() for a in self.arrays)  # own the memory
             else:
-                rows = order[start:stop]
-                batch = tuple(np.take(a, rows, axis=0) for a in self.arrays)
-            if self.transform is not None:
+                batch = tuple(np.take(a, order[start:stop], axis=0) for a in self.arrays)
+            if self.transform is not None:  # on the whole batch: its draws match one process's
                 result = self.transform(*batch)
                 batch = result if isinstance(result, tuple) else (result, *batch[1:])
+                if self.world_size > 1:
+                    batch = tuple(a[first:last] for a in batch)
+            self.share = (first, last, rows)
             self.batch = index + 1
             yield tuple(_as_tensor(a, self.device) for a in batch)
         self.reset()

@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -34,6 +34,8 @@ import tinygen
 from tinygen import backend, viz
 from tinygen.checks import whole_number
 from tinygen.data import DataLoader, load_split
+from tinygen.distributed import DataParallel
+from tinygen.distributed.training import SilentLog
 from tinygen.models import GAN, VAE, build_model
 from tinygen.serialization import CheckpointError
 from tinygen.train.checkpoint import (
@@ -130,6 +132,7 @@ class Trainer:
 
     loss_keys: tuple[str, ...] = ()  # the metrics plotted as loss curves
     drop_last = False  # whether the loader drops a last, smaller batch
+    loss_reduction = "mean"  # how train_step's losses reduce over the batch (data-parallel)
     config: ResolvedConfig
     model: VAE | GAN  # each family's trainer narrows it to its own
     summaries: list[dict[str, float]]  # one per finished epoch, what fit() returns
@@ -144,7 +147,8 @@ class Trainer:
         pictures: bool = True,
     ) -> None:
         self.config = config = config.resolved(model)
-        self.progress, self.pictures = progress, pictures
+        self.parallel = parallel = DataParallel()  # one rank of N under mpirun: rank 0 writes
+        self.progress, self.pictures = progress and parallel.is_main, pictures and parallel.is_main
         tinygen.manual_seed(config.seed)
         self.model = (
             model
@@ -152,6 +156,7 @@ class Trainer:
             else build_model(config.model, z_dim=config.z_dim, **config.model_options)
         )
         self.optimizers = self.make_optimizers()
+        parallel.reduce_before_step(self.optimizers, self.loss_reduction)
         images, labels = (
             data if data is not None else load_split(config.dataset, "train", config.limit)
         )
@@ -164,6 +169,8 @@ class Trainer:
             shuffle=True,
             drop_last=self.drop_last,
             seed=config.seed,
+            rank=parallel.world.rank,
+            world_size=parallel.world.size,
         )
         if len(self.loader) == 0:
             raise ValueError(
@@ -220,6 +227,7 @@ class Trainer:
             value: its value.
             applied: what of the current step was applied (said in the message).
         """
+        value = self.parallel.agree_value(name, value)  # every rank decides alike
         if not math.isfinite(value):
             raise self._diverged(name, value, self.loader.batch, applied)
         return value
@@ -267,8 +275,11 @@ class Trainer:
         if not resume:
             self._refuse_another_run(overwrite)
         resumed = resume and self._resume()
+        self.parallel.start(self.model)
         with self._writing(self.metrics_path):
-            log = MetricsLog(self.metrics_path, keep_until_step=self.step if resumed else None)
+            keep = self.step if resumed else None
+            log = (MetricsLog(self.metrics_path, keep_until_step=keep) if self.parallel.is_main
+                   else cast(MetricsLog, SilentLog()))  # fmt: skip
         per_epoch = len(self.loader)
         bar = tqdm(
             total=self.config.epochs * per_epoch,
@@ -334,7 +345,8 @@ class Trainer:
         self.model.train()
         for batch in self.loader:
             self.step += 1
-            values = self.train_step(batch)
+            with self.parallel.step(self.loader.share):  # this rank's rows of the batch
+                values = self.parallel.agree(self.train_step(batch))
             for key, value in values.items():
                 totals[key] = totals.get(key, 0.0) + value
             with self._writing(self.metrics_path):
@@ -360,8 +372,9 @@ class Trainer:
         self.summaries.append(summary)  # (the list the state holds)
         with self._writing(self.metrics_path):
             log.flush()
-        with self._writing(self.checkpoint_path):
-            save_checkpoint({**state, "epoch": epoch}, self.checkpoint_path)
+        if self.parallel.is_main:  # the ranks hold the same state: rank 0 writes it
+            with self._writing(self.checkpoint_path):
+                save_checkpoint({**state, "epoch": epoch}, self.checkpoint_path)
         self.saved_epoch = epoch
         if self.pictures:
             with self._writing(self.out / "samples"):

@@ -56,6 +56,7 @@ class VAETrainer(Trainer):
     """Trains a VAE or CVAE; see ``Trainer`` for the arguments and the loop."""
 
     loss_keys: tuple[str, ...] = ("loss", "reconstruction", "kl")
+    loss_reduction = "sum"  # model.loss and the IWAE loss sum over the batch: ranks' gradients add
     model: VAE  # make_trainer picks this trainer for the VAE family only
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
