@@ -2,6 +2,7 @@
 
     python tests/mpi_worker.py train KIND OUT   # a small trainer run; params after every step
     python tests/mpi_worker.py hang OUT         # rank 1 sleeps instead of reducing (timeout)
+    python tests/mpi_worker.py userloop OUT MODE  # a user's own loop, MODE eager or compiled
 
 `train` writes OUT/steps_rank{r}_of{N}.npz: every parameter after every step, as
 step{k}/{name}; the trainer's own run folder is OUT/run_rank{r}_of{N} (only rank 0's may
@@ -62,9 +63,50 @@ def hang(out: Path) -> None:
     (out / "not_reached").write_text("rank 0 went past the lost rank's all-reduce")
 
 
+def userloop(out: Path, mode: str) -> None:
+    """The documented own loop: backward, all_reduce_gradients, step; eager or compiled.
+
+    Writes OUT/user_{mode}_rank{r}_of{N}.npz: every parameter after every step.
+    """
+    here = distributed.world()
+    tinygen.manual_seed(0)
+    model = tinygen.nn.Sequential(
+        tinygen.nn.Linear(6, 8), tinygen.nn.Tanh(), tinygen.nn.Linear(8, 1)
+    )
+    distributed.broadcast_parameters(model)
+    opt = tinygen.optim.Adam(model.parameters(), lr=1e-2)
+    rows = 8  # the global batch; each rank takes its contiguous share
+    share = slice(here.rank * rows // here.size, (here.rank + 1) * rows // here.size)
+
+    def step(x, y):  # type: ignore[no-untyped-def]
+        loss = ((model(x) - y) ** 2).sum() * (1.0 / rows)  # this rank's part of the mean
+        opt.zero_grad()
+        loss.backward()
+        distributed.all_reduce_gradients(model, weight=1.0)  # the parts add up to the mean
+        opt.step()
+        return loss
+
+    run = tinygen.compile(step) if mode == "compiled" else step
+    data = np.random.default_rng(3)
+    saved: dict[str, np.ndarray] = {}
+    for k in range(5):
+        x = data.standard_normal((rows, 6)).astype(np.float32)
+        y = x[:, :1] * 2.0 - x[:, 1:2]
+        run(tinygen.tensor(x[share]), tinygen.tensor(y[share]))
+        for name, param in model.named_parameters():
+            saved[f"step{k}/{name}"] = param.numpy().copy()
+    if mode == "compiled":  # one trace, replayed, with the all-reduce on its tape
+        (tape,) = run.tapes.values()  # type: ignore[attr-defined]
+        kinds = [getattr(entry, "kind", None) for entry in tape.entries]
+        assert here.size == 1 or "all_reduce" in kinds, kinds
+    np.savez(out / f"user_{mode}_rank{here.rank}_of{here.size}.npz", **saved)
+
+
 if __name__ == "__main__":
     command, *rest = sys.argv[1:]
     if command == "train":
         train(rest[0], Path(rest[1]))
+    elif command == "userloop":
+        userloop(Path(rest[0]), rest[1])
     else:
         hang(Path(rest[0]))

@@ -91,6 +91,27 @@ def test_two_ranks_agree_every_step_and_match_one_process(kind, tmp_path):
     assert not (tmp_path / "run_rank1_of2").exists()
 
 
+def test_a_compiled_user_loop_all_reduces_on_every_replay(tmp_path):
+    # fast path off: the compiled replay must equal the eager loop bit for bit
+    for mode in ("eager", "compiled"):
+        done = mpirun(*worker("userloop", str(tmp_path), mode), TINYGEN_FAST_PATH="0")
+        assert done.returncode == 0, done.stderr[-3000:]
+    alone = subprocess.run(worker("userloop", str(tmp_path), "eager"), capture_output=True,
+                           text=True, timeout=240, env=environment(), cwd=TESTS.parent)  # fmt: skip
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    runs = {
+        name: np.load(tmp_path / f"user_{name}.npz")
+        for name in ("eager_rank0_of2", "eager_rank1_of2", "compiled_rank0_of2",
+                     "compiled_rank1_of2", "eager_rank0_of1")
+    }  # fmt: skip
+    single = runs.pop("eager_rank0_of1")
+    for name in single.files:
+        for run in runs.values():
+            assert np.array_equal(run[name], runs["eager_rank0_of2"][name]), name
+        np.testing.assert_allclose(runs["compiled_rank0_of2"][name], single[name], rtol=1e-4,
+                                   atol=1e-6, err_msg=name)  # fmt: skip
+
+
 @pytest.mark.needs_mnist
 def test_the_cli_trains_on_two_ranks_and_resumes_across_a_kill(tmp_path):
     args = ["train", "vae", "--limit", "3000", "--batch-size", "50", "--z-dim", "8", "--seed", "1"]

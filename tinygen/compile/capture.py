@@ -8,7 +8,8 @@ Three kinds of things happen in a training step, and each is seen its own way:
   tensors, numbers), and an array that is neither but was computed from traced values
   (``traced.py``) is refused;
 - library calls that change state: ``loss.backward()``, ``opt.zero_grad()``,
-  ``module.zero_grad()``, ``opt.step()``. While tracing, these methods are wrapped (and
+  ``module.zero_grad()``, ``opt.step()``, and any call made through ``replayed_call``
+  (``tinygen.distributed.all_reduce_gradients``). While tracing, these methods are wrapped (and
   unwrapped after): the wrapper writes a ``Call`` entry and runs the real method, whose
   own ops (a backward's Tensor ops, the gradient sums) are not recorded, since the replay
   runs the same method again;
@@ -43,6 +44,21 @@ from tinygen.nn.module import Module
 from tinygen.tensor import Tensor
 
 _real_backward = autograd.backward
+_tracers: list[Tracer] = []  # the tracer of the step being traced now (at most one)
+
+
+def replayed_call(kind: str, fn: Callable, args: tuple, leaves: list[Tensor]) -> Any:
+    """Run ``fn(*args)``; while a step is being traced, write it down as a ``Call`` as well.
+
+    For a library call that changes state outside the ops (the gradients' all-reduce of
+    data-parallel training): every replay runs it again, live. ``leaves`` are the
+    parameters whose gradients it reads, so no pass takes those gradients for dead.
+    """
+    if not _tracers:
+        return fn(*args)
+    return _tracers[-1].call(kind, fn, args, list(leaves))
+
+
 _READS = ("item", "numpy", "tolist", "__bool__", "__array__")
 
 
@@ -287,11 +303,14 @@ def tracing(tracer: Tracer) -> Iterator[None]:
         for name in _READS:
             patch(Tensor, name, _read_refusal(tracer, name, Tensor.__dict__[name]))
         function.observers.append(tracer)
+        _tracers.append(tracer)
         traced._tracing += 1
         entered = True
         yield
     finally:
         traced._tracing -= entered
+        if tracer in _tracers:
+            _tracers.remove(tracer)
         traced.traced_memory.clear()
         if tracer in function.observers:
             function.observers.remove(tracer)

@@ -86,8 +86,9 @@ class Draw:
 class Call:
     """Run ``fn(*args)`` for real: a backward pass, ``zero_grad`` or an optimizer step.
 
-    ``kind`` is ``"backward"``, ``"zero_grad"`` or ``"step"``; ``leaves`` the parameters it
-    writes (backward), clears (zero_grad) or reads (step), for ``passes.dead_gradients``.
+    ``kind`` is ``"backward"``, ``"zero_grad"``, ``"step"`` or another call made through
+    ``capture.replayed_call`` (``"all_reduce"``); ``leaves`` the parameters it writes
+    (backward), clears (zero_grad) or reads (the others), for ``passes.dead_gradients``.
     """
 
     kind: str

@@ -143,7 +143,14 @@ def all_reduce_gradients(model: Any, weight: float | None = None) -> None:
     here = world()
     if here.size == 1:
         return
-    with_grad = [p for p in parameters_of(model) if p.grad is not None]
+    from tinygen.compile.capture import replayed_call  # a compiled step replays the call
+
+    params = list(parameters_of(model))
+    replayed_call("all_reduce", _all_reduce_now, (here, params, weight), params)
+
+
+def _all_reduce_now(here: World, params: list[Tensor], weight: float | None) -> None:
+    with_grad = [p for p in params if p.grad is not None]
     if not with_grad:
         return
     grads = [p.grad.data for p in with_grad if p.grad is not None]
