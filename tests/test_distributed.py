@@ -277,7 +277,7 @@ def test_an_mpi_collective_past_its_deadline_says_what_happened():
     assert comm.broken  # the job is aborted at exit (fake.Abort: nothing happens here)
 
 
-def test_a_world_of_one_never_imports_mpi():
+def test_a_world_of_one_never_imports_mpi(tmp_path):
     script = (
         "import sys; import numpy as np; import tinygen; from tinygen import distributed\n"
         "from tinygen.train import TrainConfig, make_trainer\n"
@@ -289,7 +289,7 @@ def test_a_world_of_one_never_imports_mpi():
         "t.fit(); print(w.rank, w.size, 'mpi4py' in sys.modules)\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI"))}
-    done = subprocess.run([sys.executable, "-c", script, "/tmp/tinygen-world-of-one"],
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "run")],
                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "1", "False"]

@@ -334,3 +334,16 @@ def test_a_checkpoint_from_before_these_settings_still_resumes(tmp_path):
     assert load_checkpoint(run)["model_config"]["activation"] == "relu"
     assert cli.main(["train", "vae", "--epochs", "2", "--resume", *common]) == 0
     assert load_checkpoint(run)["epoch"] == 2
+
+
+def test_a_new_run_beside_an_older_runs_checkpoint_sees_the_same_settings(tmp_path):
+    # an older run's checkpoint lacks objective/k/binarize: it had elbo, 1 and none in effect,
+    # so the same run started again there is not refused as "a run with other settings"
+    run = tmp_path / "old"
+    common = ["--out", str(run), "--no-progress", "--z-dim", "2", "--limit", "64"]
+    assert cli.main(["train", "vae", "--epochs", "1", "--hidden", "8", *common]) == 0
+    state = tg.load(run / "checkpoint.npz")
+    for key in ("objective", "k", "binarize"):
+        del state["config"][key]
+    tg.save(state, run / "checkpoint.npz")
+    assert cli.main(["train", "vae", "--epochs", "1", "--hidden", "8", *common]) == 0

@@ -28,7 +28,6 @@ tinygen, or edited).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import os
 from pathlib import Path
@@ -138,11 +137,11 @@ def _fill_later_settings(state: dict[str, Any]) -> None:
     """Give a checkpoint written before a setting existed that setting's default, in place.
 
     A model argument added later (the VAE's ``activation``) takes the constructor's default,
-    a training setting added later (``objective``, ``k``, ``binarize``) its TrainConfig
-    default (None: resolved as before), so older runs still resume and evaluate.
+    a training setting added later (``objective``, ``k``, ``binarize``) the value such runs
+    had in effect (``config.ADDED_SETTINGS``), so older runs still resume and evaluate.
     """
     from tinygen.models import MODELS
-    from tinygen.train.config import TrainConfig
+    from tinygen.train.config import ADDED_SETTINGS
 
     if isinstance(state.get("model_config"), dict) and state.get("kind") in MODELS:
         signature = inspect.signature(MODELS[state["kind"]])
@@ -150,9 +149,8 @@ def _fill_later_settings(state: dict[str, Any]) -> None:
             if parameter.default is not inspect.Parameter.empty:
                 state["model_config"].setdefault(name, parameter.default)
     if isinstance(state.get("config"), dict):
-        for field in dataclasses.fields(TrainConfig):
-            if field.default is not dataclasses.MISSING:
-                state["config"].setdefault(field.name, field.default)
+        for name, value in ADDED_SETTINGS.items():
+            state["config"].setdefault(name, value)
 
 
 def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:

@@ -24,6 +24,9 @@ from tinygen.models import FAMILY
 from tinygen.train.checkpoint import FILENAME, load_checkpoint
 
 OBJECTIVES = ("elbo", "iwae")  # the VAE family's training objectives
+# settings added after the first checkpoints were written, with the value those runs had in
+# effect: a resolved config's default, and what an older checkpoint is read with
+ADDED_SETTINGS: dict[str, Any] = {"objective": "elbo", "k": 1, "binarize": "none"}
 BINARIZE = ("none", "static", "dynamic")  # what the VAE family's training images are
 DEFAULTS = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
     "vae": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "betas": (0.9, 0.999), "z_dim": 20},
@@ -109,9 +112,7 @@ class TrainConfig:
             "dataset": "mnist",
             "seed": 0,
             "model_options": {},
-            "objective": "elbo",
-            "k": 1,
-            "binarize": "none",
+            **ADDED_SETTINGS,
         }
         values = {
             k: (defaults[k] if v is None and k in defaults else v)
