@@ -23,7 +23,13 @@ import numpy as np
 
 import tinygen
 from tinygen.data import load_split
-from tinygen.metrics import classifier_scores, draw_samples, load_or_train_classifier
+from tinygen.metrics import (
+    MNISTClassifier,
+    balanced_labels,
+    classifier_scores,
+    draw_samples,
+    load_or_train_classifier,
+)
 from tinygen.metrics.frechet import feature_statistics
 from tinygen.models.common import append_labels
 from tinygen.train import TrainConfig, load_model, make_trainer
@@ -54,12 +60,21 @@ def live_sampler(model):
     return draw
 
 
-def score(names: list[str], per_class: int) -> None:
+def single_classifier(path: str):
+    """A cached single-MLP classifier of tinygen before the ensemble (``mnist-mlp-v1.npz``)."""
+    saved = tinygen.load(path)
+    model = MNISTClassifier(tuple(saved["recipe"]["hidden"]), dropout=saved["recipe"]["dropout"])
+    model.load_state_dict(saved["state"])
+    model.test_accuracy = float(saved["test_accuracy"])
+    return model.eval()
+
+
+def score(names: list[str], per_class: int, old: str | None = None) -> None:
     """One table row per run and generator: accuracy, FD, IS, s/epoch."""
-    classifier = load_or_train_classifier("mnist")
+    classifier = single_classifier(old) if old else load_or_train_classifier("mnist")
     test_images, _ = load_split("mnist", "test")
     reference = feature_statistics(classifier.features(test_images))
-    labels = np.repeat(np.arange(10), per_class)
+    labels = balanced_labels(10 * per_class, 10)  # 0..9 cycling: every IS split sees all ten
     print(f"scoring classifier: test accuracy {classifier.test_accuracy:.4f}")
     print("| run | G | epochs | label accuracy | FD | IS | s/epoch |")
     print("|---|---|---|---|---|---|---|")
@@ -90,11 +105,12 @@ def main() -> None:
     many = sub.add_parser("score")
     many.add_argument("names", nargs="+")
     many.add_argument("--per-class", type=int, default=1000)
+    many.add_argument("--old-classifier", help="score with a v1 single-MLP cache file instead")
     args = parser.parse_args()
     if args.command == "train":
         train(args.name, args.epochs, args.set)
     else:
-        score(args.names, args.per_class)
+        score(args.names, args.per_class, args.old_classifier)
 
 
 if __name__ == "__main__":

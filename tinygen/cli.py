@@ -89,7 +89,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen train`."""
     parser.add_argument("model", choices=list(MODELS))
     parser.add_argument("--dataset", choices=DATASETS, help="training data (default mnist)")
-    parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 25)")
+    parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 20)")
     parser.add_argument("--batch-size", type=count(), help="default: VAE 128, GAN 64")
     parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
     parser.add_argument("--z-dim", type=count(), help="latent size (default: VAE 20, GAN 100)")
