@@ -173,9 +173,32 @@ def test_the_ensemble_averages_its_members_and_sets_their_features_side_by_side(
     tinygen.manual_seed(0)
     ensemble = classifier_module.ClassifierEnsemble(members=2, hidden=(8, 6))
     images, _ = synthetic_digits(5)
-    probs = [member.predict_proba(images) for member in ensemble.members]
+    probs = [member.predict_proba(images) for member in ensemble.classifiers]
     np.testing.assert_allclose(ensemble.predict_proba(images), (probs[0] + probs[1]) / 2)
     np.testing.assert_allclose(ensemble.predict_proba(images).sum(axis=1), 1.0, rtol=1e-5)
     features = ensemble.features(images)
     assert features.shape == (5, 12)
-    np.testing.assert_array_equal(features[:, 6:], ensemble.members[1].features(images))
+    np.testing.assert_array_equal(features[:, 6:], ensemble.classifiers[1].features(images))
+
+
+def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, monkeypatch):
+    from tinygen import cli
+
+    monkeypatch.setattr("tinygen.train.trainer.load_split", lambda *a: synthetic_digits(64))
+    run = tmp_path / "run"
+    argv = ["train", "cgan", "--epochs", "1", "--batch-size", "32", "--out", str(run),
+            "--no-progress", "--ema-decay", "0", "--label-smoothing", "0.1", "--lr-d", "3e-4",
+            "--instance-noise", "0.05", "--d-dropout", "0.2"]  # fmt: skip
+    assert cli.main(argv) == 0
+    saved = load_checkpoint(run)
+    assert (
+        saved["model_config"]["ema_decay"] == 0 and "generator_ema.0.weight" not in saved["model"]
+    )
+    assert saved["model_config"]["discriminator_dropout"] == 0.2
+    config = saved["config"]
+    assert (config["label_smoothing"], config["lr_d"], config["instance_noise"]) == (
+        0.1,
+        3e-4,
+        0.05,
+    )
+    assert cli.main(["train", "vae", "--ema-decay", "0.9", "--out", str(tmp_path / "v")]) == 1

@@ -30,7 +30,7 @@ import tinygen
 from tinygen import viz
 from tinygen.data import DATASETS, DataNotFoundError
 from tinygen.data.__main__ import main as data_main
-from tinygen.models import MODELS
+from tinygen.models import FAMILY, MODELS
 from tinygen.models.common import IMAGE_FEATURES
 from tinygen.report import evaluate
 from tinygen.report import run as report
@@ -105,6 +105,25 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=count(), help="train on the first N images only (smoke)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
+    gan = parser.add_argument_group("GAN recipe (gan, cgan; defaults in tinygen/train/config.py)")
+    gan.add_argument(
+        "--lr-d", type=positive_float, help="D's own lr (two time-scales; default --lr)"
+    )
+    gan.add_argument(
+        "--ema-decay", type=float, help="G's moving average for samples (0.999; 0 off)"
+    )
+    gan.add_argument("--d-dropout", type=float, help="dropout after D's hidden layers (0.3)")
+    gan.add_argument("--label-smoothing", type=float, help="D's real target is 1 - S (0)")
+    gan.add_argument("--instance-noise", type=float, help="std of noise on D's inputs, to 0 (0)")
+
+
+def gan_options(args: argparse.Namespace) -> dict | None:
+    """The model options given by --ema-decay and --d-dropout (None: the recipe's)."""
+    given = {"ema_decay": args.ema_decay, "discriminator_dropout": args.d_dropout}
+    options = {key: value for key, value in given.items() if value is not None}
+    if options and FAMILY[args.model] != "gan":
+        raise ValueError(f"--ema-decay and --d-dropout are GAN options, not {args.model}'s")
+    return options or None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -119,6 +138,10 @@ def run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         out=args.out,
         limit=args.limit,
+        lr_d=args.lr_d,
+        label_smoothing=args.label_smoothing,
+        instance_noise=args.instance_noise,
+        model_options=gan_options(args),
     ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
     trainer = make_trainer(config, progress=not args.no_progress)
     try:

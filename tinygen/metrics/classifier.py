@@ -134,14 +134,13 @@ class ClassifierEnsemble(nn.Module):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
-        self.members = nn.Sequential(
-            *(MNISTClassifier(hidden, num_classes, dropout) for _ in range(members))
-        )
+        self.classifiers = [MNISTClassifier(hidden, num_classes, dropout) for _ in range(members)]
+        self.members = nn.Sequential(*self.classifiers)  # registers them (state "members.K...")
         self.test_accuracy = float("nan")  # set by load_or_train_classifier
 
     def predict_proba(self, images: Any) -> np.ndarray:
         """The members' mean class probabilities: (N, num_classes) float32."""
-        return np.mean([m.predict_proba(images) for m in self.members], axis=0)
+        return np.mean([m.predict_proba(images) for m in self.classifiers], axis=0)
 
     def predict(self, images: Any) -> np.ndarray:
         """The most probable class of each image: (N,) int64."""
@@ -149,7 +148,7 @@ class ClassifierEnsemble(nn.Module):
 
     def features(self, images: Any) -> np.ndarray:
         """The members' penultimate activations side by side: (N, members * hidden[-1])."""
-        return np.concatenate([m.features(images) for m in self.members], axis=1)
+        return np.concatenate([m.features(images) for m in self.classifiers], axis=1)
 
     def accuracy(self, images: Any, labels: Any) -> float:
         """Fraction of images classified as their label."""
@@ -325,9 +324,9 @@ def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> Cla
             file=sys.stderr,
             flush=True,
         )
-    for k, member in enumerate(model.members):
+    for k, member in enumerate(model.classifiers):
         if verbose:
-            print(f"member {k + 1}/{len(model.members)}", file=sys.stderr, flush=True)
+            print(f"member {k + 1}/{len(model.classifiers)}", file=sys.stderr, flush=True)
         fit_classifier(
             member,
             images,
@@ -345,7 +344,7 @@ def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> Cla
     test_images, test_labels = data.load_split(dataset, "test")
     model.test_accuracy = model.accuracy(test_images, test_labels)
     if verbose:
-        alone = ", ".join(f"{m.accuracy(test_images, test_labels):.4f}" for m in model.members)
+        alone = ", ".join(f"{m.accuracy(test_images, test_labels):.4f}" for m in model.classifiers)
         print(
             f"classifier test accuracy: {model.test_accuracy:.4f} (members alone: {alone})",
             file=sys.stderr,

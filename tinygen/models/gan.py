@@ -90,7 +90,7 @@ class GAN(nn.Module):
         self.generator = mlp(g_sizes, "leaky_relu", last="tanh", slope=SLOPE)
         self.discriminator = mlp(d_sizes, "leaky_relu", last=None, slope=SLOPE)
         if self.discriminator_dropout:  # Linear, Dropout, Linear, Dropout, ..., Linear
-            layers = list(self.discriminator)
+            layers = [self.discriminator[i] for i in range(len(self.discriminator))]
             with_dropout = [
                 m for layer in layers[:-1] for m in (layer, nn.Dropout(self.discriminator_dropout))
             ]
