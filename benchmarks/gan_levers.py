@@ -79,7 +79,7 @@ def score(names: list[str], per_class: int, old: str | None = None) -> None:
     print("| run | G | epochs | label accuracy | FD | IS | s/epoch |")
     print("|---|---|---|---|---|---|---|")
     for name in names:
-        model, state = load_model(ROOT / name)
+        model, state = load_model(name if Path(name).exists() else ROOT / name)
         seconds = np.mean([s["seconds"] for s in state["summaries"]])
         samplers = {"G": live_sampler(model)}
         if model.ema_decay:
@@ -103,7 +103,7 @@ def main() -> None:
     one.add_argument("--epochs", type=int, default=4)
     one.add_argument("--set", action="append", default=[], help="FIELD=JSON of TrainConfig")
     many = sub.add_parser("score")
-    many.add_argument("names", nargs="+")
+    many.add_argument("names", nargs="+", help="runs in runs/levers, or checkpoint files")
     many.add_argument("--per-class", type=int, default=1000)
     many.add_argument("--old-classifier", help="score with a v1 single-MLP cache file instead")
     args = parser.parse_args()
