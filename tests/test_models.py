@@ -171,6 +171,9 @@ def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeyp
     monkeypatch.setenv("TINYGEN_CACHE", str(tmp_path))
     monkeypatch.setitem(classifier_module.RECIPE, "epochs", 1)
     monkeypatch.setitem(classifier_module.RECIPE, "shift", 0)  # toy prototypes are not digits
+    monkeypatch.setitem(classifier_module.RECIPE, "elastic", None)
+    monkeypatch.setitem(classifier_module.RECIPE, "members", 2)  # small: the cache, not the judge
+    monkeypatch.setitem(classifier_module.RECIPE, "hidden", [64])
     monkeypatch.setattr(
         "tinygen.data.load_split",
         lambda dataset, split, limit=None: synthetic_digits(300, seed=len(split)),

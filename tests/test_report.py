@@ -171,3 +171,22 @@ def test_comparison_paragraph_follows_the_numbers():
     models, real = fake_metrics(gan_fid=10.0, vae_fid=20.0)
     text = comparison(models, real)
     assert "lower (better)" in text and "holds at this budget" in text
+
+
+@pytest.mark.slow  # about a minute under load: the MNIST report test covers the same code
+def test_report_on_fashion_mnist_names_its_data_and_scores_every_model(tmp_path, quick_classifier):
+    from tinygen.data import load_fashion_mnist
+
+    try:
+        load_fashion_mnist("valid", download=False)
+    except Exception:  # noqa: BLE001 - any failure means Fashion-MNIST is not here
+        pytest.skip("Fashion-MNIST is not on this machine (scripts/setup.sh installs it)")
+    out = tmp_path / "fashion"
+    argv = ["report", "--dataset", "fashion-mnist", "--epochs", 1, "--limit", 128,
+            "--n-samples", 200, "--k", 4, "--n-test", 30, "--out", out,
+            "--no-progress"]  # fmt: skip
+    assert tinygen_main(*argv) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["options"]["dataset"] == "fashion-mnist"
+    assert {m["dataset"] for m in report["models"].values()} == {"fashion-mnist"}
+    assert "Data: fashion-mnist" in (out / "report.md").read_text()

@@ -91,7 +91,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen train`."""
     parser.add_argument("model", choices=list(MODELS))
     parser.add_argument("--dataset", choices=DATASETS, help="training data (default mnist)")
-    parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 25)")
+    parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 20)")
     parser.add_argument("--batch-size", type=count(), help="default: VAE 128, GAN 64")
     parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
     parser.add_argument("--z-dim", type=count(), help="latent size (default: VAE 20, GAN 100)")
@@ -119,15 +119,31 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     vae.add_argument("--activation", choices=ACTIVATIONS, help="hidden nonlinearity (default relu)")
 
+    gan = parser.add_argument_group("GAN recipe (gan, cgan; defaults in tinygen/train/config.py)")
+    gan.add_argument(
+        "--lr-d", type=positive_float, help="D's own lr (two time-scales; default --lr)"
+    )
+    gan.add_argument(
+        "--ema-decay", type=float, help="G's moving average for samples (0.999; 0 off)"
+    )
+    gan.add_argument("--d-dropout", type=float, help="dropout after D's hidden layers (0.3)")
+    gan.add_argument("--label-smoothing", type=float, help="D's real target is 1 - S (0)")
+    gan.add_argument("--instance-noise", type=float, help="std of noise on D's inputs, to 0 (0)")
+
 
 def model_options(args: argparse.Namespace) -> dict | None:
-    """The VAE's --hidden / --activation as constructor arguments (None: none given)."""
-    options = {"hidden": args.hidden, "activation": args.activation}
-    options = {key: value for key, value in options.items() if value is not None}
-    if options and FAMILY[args.model] != "vae":
+    """Constructor arguments given as flags (VAE --hidden --activation, GAN --ema-decay ...)."""
+    vae = {"hidden": args.hidden, "activation": args.activation}
+    vae = {key: value for key, value in vae.items() if value is not None}
+    if vae and FAMILY[args.model] != "vae":
         raise ValueError(
             f"--hidden and --activation apply to vae and cvae only, not to a {args.model}"
         )
+    gan = {"ema_decay": args.ema_decay, "discriminator_dropout": args.d_dropout}
+    gan = {key: value for key, value in gan.items() if value is not None}
+    if gan and FAMILY[args.model] != "gan":
+        raise ValueError(f"--ema-decay and --d-dropout are GAN options, not {args.model}'s")
+    options = {**vae, **gan}
     return options or None
 
 
@@ -150,6 +166,9 @@ def run_train(args: argparse.Namespace) -> int:
         objective=args.objective,
         k=args.k,
         binarize=args.binarize,
+        lr_d=args.lr_d,
+        label_smoothing=args.label_smoothing,
+        instance_noise=args.instance_noise,
     ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
     trainer = make_trainer(config, progress=not args.no_progress)
     try:

@@ -1,21 +1,29 @@
-"""The scoring classifier: an MLP trained with tinygen itself, which the sample metrics use.
+"""The scoring classifier: MLPs trained with tinygen itself, which the sample metrics use.
 
-What lives here: ``MNISTClassifier`` (784-512-256-10, ReLU, dropout), its own training loop
-(with random-shift augmentation), and ``load_or_train_classifier``, which trains it once per
-data set (seeded) and caches the weights with the measured test accuracy under
-``$TINYGEN_CACHE/classifiers/``. What does not: the scores computed from its outputs
-(``scores.py``, ``frechet.py``, ``samples.py``), the generative models (``tinygen.models``).
+What lives here: ``MNISTClassifier`` (one MLP, ReLU, dropout), ``ClassifierEnsemble`` (the
+scoring classifier: several of them, averaged), their training loop (with random-shift and
+elastic augmentation and a cosine learning-rate schedule), and ``load_or_train_classifier``,
+which trains the ensemble once per data set (seeded) and caches the weights with the
+measured test accuracy under ``$TINYGEN_CACHE/classifiers/``. What does not: the scores
+computed from its outputs (``scores.py``, ``frechet.py``, ``samples.py``), the generative
+models (``tinygen.models``).
 
 Used for the "GAN-test" label accuracy of a conditional generator (Shmelkov, Schmid &
 Alahari 2018, "How good is my GAN?"): generate x for class y, classify x, count agreement.
-``predict_proba`` gives the p(y|x) of the Inception Score, ``features`` the 256-d
-penultimate layer, the feature space of the classifier-based Fréchet distance.
+``predict_proba`` gives the p(y|x) of the Inception Score, ``features`` the penultimate
+layers (the members' side by side), the feature space of the classifier-based Fréchet
+distance. The judge must be strict, or it flatters broken samples: the recipe is the one
+that reaches >= 99.2% MNIST test accuracy with MLPs (Simard, Steinkraus & Platt 2003:
+elastic distortions are what lets an MLP get near a CNN; an ensemble of independently
+seeded members removes much of the rest).
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +34,17 @@ from tinygen import backend, data, nn
 from tinygen.nn import functional as F
 from tinygen.serialization import CheckpointError
 
-VERSION = 1  # bump when the architecture or the recipe changes: old caches are retrained
+VERSION = 2  # bump when the architecture or the recipe changes: old caches are retrained
 RECIPE: dict[str, Any] = {
-    "hidden": [512, 256],
-    "dropout": 0.2,
+    "members": 3,  # independently seeded MLPs whose probabilities are averaged
+    "hidden": [1024, 512],
+    "dropout": 0.3,
     "shift": 2,
-    "epochs": 12,
+    "elastic": [24.0, 4.0],  # alpha, sigma of elastic_deform (Simard et al.: 34, 4; at 34
+    # some strokes break, seen on a grid of deformed training digits)
+    "epochs": 16,
     "batch_size": 128,
-    "lr": 1e-3,
+    "lr": 1e-3,  # decayed by a cosine schedule over the epochs
 }
 
 
@@ -100,6 +111,50 @@ class MNISTClassifier(nn.Module):
         return float(np.mean(self.predict(images) == np.asarray(labels)))
 
 
+class ClassifierEnsemble(nn.Module):
+    """The scoring classifier: MLPs of the same shape, their class probabilities averaged.
+
+    ``predict_proba`` is the mean of the members' softmax rows (a probability row again);
+    ``features`` puts the members' penultimate layers side by side, (N, members * hidden[-1]),
+    the space of the Fréchet distance (each member's features are in its own basis, so they
+    are concatenated, never averaged).
+
+    Args:
+        members: number of MLPs.
+        hidden: their hidden widths.
+        num_classes: number of classes.
+        dropout: their dropout probability.
+    """
+
+    def __init__(
+        self,
+        members: int = 3,
+        hidden: tuple[int, ...] = (1024, 512),
+        num_classes: int = 10,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.classifiers = [MNISTClassifier(hidden, num_classes, dropout) for _ in range(members)]
+        self.members = nn.Sequential(*self.classifiers)  # registers them (state "members.K...")
+        self.test_accuracy = float("nan")  # set by load_or_train_classifier
+
+    def predict_proba(self, images: Any) -> np.ndarray:
+        """The members' mean class probabilities: (N, num_classes) float32."""
+        return np.mean([m.predict_proba(images) for m in self.classifiers], axis=0)
+
+    def predict(self, images: Any) -> np.ndarray:
+        """The most probable class of each image: (N,) int64."""
+        return self.predict_proba(images).argmax(axis=1).astype(np.int64)
+
+    def features(self, images: Any) -> np.ndarray:
+        """The members' penultimate activations side by side: (N, members * hidden[-1])."""
+        return np.concatenate([m.features(images) for m in self.classifiers], axis=1)
+
+    def accuracy(self, images: Any, labels: Any) -> float:
+        """Fraction of images classified as their label."""
+        return float(np.mean(self.predict(images) == np.asarray(labels)))
+
+
 def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
     """Move each 28x28 image by up to max_shift pixels in x and y (zeros come in at the edges).
 
@@ -124,6 +179,36 @@ def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -
     return shifted.reshape(n, 784)
 
 
+def elastic_deform(
+    images: np.ndarray, alpha: float, sigma: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Elastic distortion of each 28x28 image (Simard, Steinkraus & Platt 2003, section 2).
+
+    A random displacement field, uniform in [-1, 1] per pixel and per axis, is smoothed by a
+    Gaussian of std ``sigma`` pixels and scaled by ``alpha``; each output pixel is read from
+    the input at (row + dy, col + dx) by bilinear interpolation (zeros outside). The
+    smoothing makes neighbouring pixels move together, so strokes bend instead of breaking.
+
+    Args:
+        images: (B, 784) float32.
+        alpha: the field's scale (pixels per unit of smoothed noise).
+        sigma: the smoothing's std in pixels.
+        rng: the generator of the fields.
+
+    Returns:
+        (B, 784) float32.
+    """
+    from scipy import ndimage  # lazy: only training the classifier needs it
+
+    n = len(images)
+    fields = rng.uniform(-1, 1, (2, n, 28, 28))
+    dy, dx = (alpha * ndimage.gaussian_filter(f, (0, sigma, sigma)) for f in fields)
+    index, rows, cols = np.meshgrid(np.arange(n), np.arange(28), np.arange(28), indexing="ij")
+    coords = np.stack([index, rows + dy, cols + dx])  # (3, B, 28, 28): where to read from
+    warped = ndimage.map_coordinates(images.reshape(n, 28, 28), coords, order=1, cval=0.0)
+    return warped.reshape(n, 784).astype(np.float32)
+
+
 def fit_classifier(
     model: MNISTClassifier,
     images: np.ndarray,
@@ -134,6 +219,8 @@ def fit_classifier(
     seed: int,
     verbose: bool = True,
     shift: int = 0,
+    elastic: Sequence[float] | None = None,
+    cosine: bool = False,
 ) -> MNISTClassifier:
     """Train with Adam on cross-entropy, shuffling with a seeded generator.
 
@@ -147,6 +234,9 @@ def fit_classifier(
         seed: the shuffling seed.
         verbose: print one line per epoch to stderr.
         shift: random shifts of up to this many pixels (augmentation; 0 = none).
+        elastic: (alpha, sigma) of ``elastic_deform``, applied before the shift (None: none).
+        cosine: decay the learning rate as lr (1 + cos(pi e / epochs)) / 2 at epoch e
+            (Loshchilov & Hutter 2017, without restarts); constant otherwise.
 
     Returns:
         The model, in eval mode.
@@ -156,10 +246,15 @@ def fit_classifier(
     model.train()
     for epoch in range(epochs):
         start, total = time.perf_counter(), 0.0
+        if cosine:  # > 0 for every epoch < epochs
+            optimizer.lr = lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
         order = order_rng.permutation(len(images))
         for i in range(0, len(images), batch_size):
             index = order[i : i + batch_size]
-            x = random_shift(images[index], shift, order_rng)  # (B, 784)
+            x = images[index]
+            if elastic:
+                x = elastic_deform(x, elastic[0], elastic[1], order_rng)
+            x = random_shift(x, shift, order_rng)  # (B, 784)
             loss = F.cross_entropy(model(tinygen.tensor(x)), labels[index])
             optimizer.zero_grad()
             loss.backward()
@@ -177,17 +272,18 @@ def fit_classifier(
 
 def classifier_path(dataset: str = "mnist") -> Path:
     """Where the cached classifier of a data set lives."""
-    return data.cache_dir() / "classifiers" / f"{dataset}-mlp-v{VERSION}.npz"
+    return data.cache_dir() / "classifiers" / f"{dataset}-mlp-ensemble-v{VERSION}.npz"
 
 
 def load_or_train_classifier(
     dataset: str = "mnist", seed: int = 0, retrain: bool = False, verbose: bool = True
-) -> MNISTClassifier:
-    """The scoring classifier of a data set: from the cache, or trained now (about a minute).
+) -> ClassifierEnsemble:
+    """The scoring classifier of a data set: from the cache, or trained now (once).
 
-    Training uses the 50k training split, the recipe in ``RECIPE`` and ``seed``; the test
-    accuracy on the 10k test split is measured once, stored with the weights and set as
-    ``classifier.test_accuracy``.
+    Training uses the 50k training split, the recipe in ``RECIPE`` and ``seed`` (member k is
+    trained with seed + k); the test accuracy on the 10k test split is measured once,
+    stored with the weights and set as ``classifier.test_accuracy``. How long the training
+    takes is in README.md (measured); it prints its progress on stderr.
 
     Args:
         dataset: "mnist" or "fashion-mnist".
@@ -206,9 +302,9 @@ def load_or_train_classifier(
         backend.set_rng_state(caller_rng)
 
 
-def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNISTClassifier:
+def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> ClassifierEnsemble:
     path = classifier_path(dataset)
-    model = MNISTClassifier(tuple(RECIPE["hidden"]), dropout=RECIPE["dropout"])
+    model = ClassifierEnsemble(RECIPE["members"], tuple(RECIPE["hidden"]), 10, RECIPE["dropout"])
     if path.exists() and not retrain:
         try:
             saved = tinygen.load(path)
@@ -228,21 +324,31 @@ def _load_or_train(dataset: str, seed: int, retrain: bool, verbose: bool) -> MNI
             file=sys.stderr,
             flush=True,
         )
-    fit_classifier(
-        model,
-        images,
-        labels,
-        RECIPE["epochs"],
-        RECIPE["batch_size"],
-        RECIPE["lr"],
-        seed,
-        verbose,
-        RECIPE["shift"],
-    )
+    for k, member in enumerate(model.classifiers):
+        if verbose:
+            print(f"member {k + 1}/{len(model.classifiers)}", file=sys.stderr, flush=True)
+        fit_classifier(
+            member,
+            images,
+            labels,
+            RECIPE["epochs"],
+            RECIPE["batch_size"],
+            RECIPE["lr"],
+            seed + k,
+            verbose,
+            RECIPE["shift"],
+            RECIPE["elastic"],
+            cosine=True,
+        )
+    model.eval()
     test_images, test_labels = data.load_split(dataset, "test")
     model.test_accuracy = model.accuracy(test_images, test_labels)
     if verbose:
-        print(f"classifier test accuracy: {model.test_accuracy:.4f}", file=sys.stderr)
+        alone = ", ".join(f"{m.accuracy(test_images, test_labels):.4f}" for m in model.classifiers)
+        print(
+            f"classifier test accuracy: {model.test_accuracy:.4f} (members alone: {alone})",
+            file=sys.stderr,
+        )
     state = {
         "recipe": RECIPE,
         "seed": seed,

@@ -25,6 +25,15 @@ where L_S is the GAN loss above. Default networks = the standard workload W2: G 
 (z_dim + classes)-256-512-1024-784 with LeakyReLU(0.2) and a tanh output (images in
 [-1, 1]); D is 784-512-256-(1 + classes) with LeakyReLU(0.2). ``sample`` rescales G's
 output to [0, 1] for users.
+
+Two options the training recipe (``tinygen/train/config.py``) turns on, off by default so W2
+stays the benchmark it is:
+- ``discriminator_dropout`` p: dropout after each hidden layer of D (train mode only), which
+  keeps D from memorising the training digits and G's current artefacts.
+- ``ema_decay`` beta: a second copy of G whose weights follow G's by the exponential moving
+  average  theta_ema <- beta * theta_ema + (1 - beta) * theta  after every G step (Yazici et
+  al. 2019, eq. 2). It averages out G's last few thousand steps of oscillation around the
+  game's equilibrium; ``sample`` and ``decode_images`` draw from it, training uses G.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import numpy as np
 
 import tinygen
 from tinygen import nn
+from tinygen.checks import real_number
 from tinygen.models.common import IMAGE_FEATURES, append_labels, labels_array, mlp
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
@@ -52,6 +62,8 @@ class GAN(nn.Module):
         generator_hidden: hidden widths of G.
         discriminator_hidden: hidden widths of D.
         num_classes: 0 here; the AC-GAN sets the number of classes.
+        discriminator_dropout: dropout probability after each hidden layer of D (0: none).
+        ema_decay: beta of the moving average of G's weights used for sampling (0: none).
     """
 
     kind = "gan"
@@ -63,15 +75,30 @@ class GAN(nn.Module):
         generator_hidden: Sequence[int] = (256, 512, 1024),
         discriminator_hidden: Sequence[int] = (512, 256),
         num_classes: int = 0,
+        discriminator_dropout: float = 0.0,
+        ema_decay: float = 0.0,
     ) -> None:
         super().__init__()
+        real_number(discriminator_dropout, "discriminator_dropout", 0.0, 1.0, high_open=True)
+        real_number(ema_decay, "ema_decay", 0.0, 1.0, high_open=True)
         self.z_dim, self.out_features, self.num_classes = int(z_dim), out_features, num_classes
         self.generator_hidden = tuple(int(h) for h in generator_hidden)
         self.discriminator_hidden = tuple(int(h) for h in discriminator_hidden)
+        self.discriminator_dropout, self.ema_decay = float(discriminator_dropout), float(ema_decay)
         g_sizes = (self.z_dim + num_classes, *self.generator_hidden, out_features)
         d_sizes = (out_features, *self.discriminator_hidden, 1 + num_classes)
         self.generator = mlp(g_sizes, "leaky_relu", last="tanh", slope=SLOPE)
         self.discriminator = mlp(d_sizes, "leaky_relu", last=None, slope=SLOPE)
+        if self.discriminator_dropout:  # Linear, Dropout, Linear, Dropout, ..., Linear
+            layers = [self.discriminator[i] for i in range(len(self.discriminator))]
+            with_dropout = [
+                m for layer in layers[:-1] for m in (layer, nn.Dropout(self.discriminator_dropout))
+            ]
+            self.discriminator = nn.Sequential(*with_dropout, layers[-1])
+        if self.ema_decay:  # the averaged G starts as G; it never takes gradients
+            self.generator_ema = mlp(g_sizes, "leaky_relu", last="tanh", slope=SLOPE)
+            self.generator_ema.load_state_dict(self.generator.state_dict())
+            self.generator_ema.requires_grad_(False)
 
     @property
     def conditional(self) -> bool:
@@ -86,6 +113,8 @@ class GAN(nn.Module):
             "generator_hidden": list(self.generator_hidden),
             "discriminator_hidden": list(self.discriminator_hidden),
             "num_classes": self.num_classes,
+            "discriminator_dropout": self.discriminator_dropout,
+            "ema_decay": self.ema_decay,
         }
 
     # ----- the two networks ---------------------------------------------------------------
@@ -104,20 +133,48 @@ class GAN(nn.Module):
             return out.reshape(-1), None
         return out[:, 0], out[:, 1:]
 
+    @property
+    def sampling_generator(self) -> nn.Sequential:
+        """The G that ``sample`` uses: the moving average of G's weights when kept, else G."""
+        return self.generator_ema if self.ema_decay else self.generator
+
+    def update_ema(self) -> None:
+        """theta_ema <- theta_ema + (1 - beta) (theta - theta_ema), after each G step.
+
+        The same as beta * theta_ema + (1 - beta) * theta (Yazici et al. 2019, eq. 2), written
+        as one in-place update per array; a no-op when the model keeps no average.
+        """
+        if not self.ema_decay:
+            return
+        rate = 1.0 - self.ema_decay
+        for average, live in zip(self.generator_ema.parameters(), self.generator.parameters()):
+            average.data += rate * (live.data - average.data)
+
     # ----- the losses ---------------------------------------------------------------------
     def discriminator_loss(
-        self, real: Tensor, fake: Tensor, real_labels: Any = None, fake_labels: Any = None
+        self,
+        real: Tensor,
+        fake: Tensor,
+        real_labels: Any = None,
+        fake_labels: Any = None,
+        real_target: float = 1.0,
     ) -> tuple[Tensor, dict[str, float]]:
         """L_D, averaged over the batch, with D's diagnostics; G gets no gradient.
 
         Real and fake rows go through D as one batch of 2B (D has no batch statistics, so
-        this equals two passes and costs one).
+        this equals two passes and costs one). One-sided label smoothing (Salimans et al.
+        2016, section 3.4) asks D for ``real_target`` = 1 - s on real images and still 0 on
+        fakes: L = -t log D(x) - (1 - t) log(1 - D(x)) - log(1 - D(G(z))). D's optimum
+        for real images is then t, not 1, so it stops pushing its logits to infinity there
+        and keeps giving G gradients (the fakes' target stays 0: smoothing it too would
+        reward G's current samples).
 
         Args:
             real: (B, D) data in [-1, 1].
             fake: (B, D) generator output (detached here).
             real_labels: (B,) classes of the real images (AC-GAN only).
             fake_labels: (B,) classes G was asked for (AC-GAN only).
+            real_target: the target of real images, in (0, 1] (1: no smoothing).
 
         Returns:
             (loss, stats): stats has "d_real" = mean D(x) and "d_fake" = mean D(G(z)).
@@ -127,7 +184,9 @@ class GAN(nn.Module):
             raise ValueError(f"discriminator_loss: {n} real rows but {fake.shape[0]} fake rows")
         both = tinygen.cat([real.detach(), fake.detach()], axis=0)  # (2B, D), no graph into G
         logits, class_logits = self.discriminate(both)
-        targets = np.concatenate([np.ones(n, np.float32), np.zeros(n, np.float32)])
+        real_number(real_target, "discriminator_loss: real_target", 0.0, 1.0, True, False)
+        dtype = logits.dtype  # float32, or float64 for gradient checks
+        targets = np.concatenate([np.full(n, real_target, dtype), np.zeros(n, dtype)])
         # mean over the reals + mean over the fakes = (sum over all 2B rows) / B
         loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") * (1.0 / n)
         if class_logits is not None:  # the AC-GAN: D has a class head
@@ -158,10 +217,13 @@ class GAN(nn.Module):
 
     # ----- for users ----------------------------------------------------------------------
     def decode_images(self, z: Any, labels: Any = None) -> Tensor:
-        """G(z[, y]) rescaled from [-1, 1] to [0, 1], without a graph: (B, out_features)."""
+        """G(z[, y]) rescaled from [-1, 1] to [0, 1], without a graph: (B, out_features).
+
+        G here is ``sampling_generator``: the moving average of G's weights when kept.
+        """
         z = z if isinstance(z, Tensor) else tinygen.tensor(np.asarray(z, np.float32))
         with tinygen.no_grad():
-            return self.generate(z, labels) * 0.5 + 0.5
+            return self.sampling_generator(append_labels(self, z, labels)) * 0.5 + 0.5
 
     def sample(self, n: int, labels: Any = None, z: Any = None) -> Tensor:
         """Images from G for z ~ N(0, I), rescaled to [0, 1].
@@ -196,6 +258,8 @@ class ACGAN(GAN):
         generator_hidden: hidden widths of G.
         discriminator_hidden: hidden widths of D.
         num_classes: number of classes.
+        discriminator_dropout: dropout probability after each hidden layer of D (0: none).
+        ema_decay: beta of the moving average of G's weights used for sampling (0: none).
     """
 
     kind = "cgan"
@@ -207,7 +271,17 @@ class ACGAN(GAN):
         generator_hidden: Sequence[int] = (256, 512, 1024),
         discriminator_hidden: Sequence[int] = (512, 256),
         num_classes: int = 10,
+        discriminator_dropout: float = 0.0,
+        ema_decay: float = 0.0,
     ) -> None:
         if num_classes < 1:
             raise ValueError("an AC-GAN needs num_classes >= 1")
-        super().__init__(z_dim, out_features, generator_hidden, discriminator_hidden, num_classes)
+        super().__init__(
+            z_dim,
+            out_features,
+            generator_hidden,
+            discriminator_hidden,
+            num_classes,
+            discriminator_dropout,
+            ema_decay,
+        )

@@ -151,6 +151,7 @@ def _fill_later_settings(state: dict[str, Any]) -> None:
     if isinstance(state.get("config"), dict):
         for name, value in ADDED_SETTINGS.items():
             state["config"].setdefault(name, value)
+        state["config"].setdefault("lr_d", state["config"].get("lr"))  # one lr for G and D
 
 
 def load_model(path: str | os.PathLike) -> tuple[Any, dict[str, Any]]:

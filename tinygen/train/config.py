@@ -11,6 +11,11 @@ The defaults are the two standard workloads of ``benchmarks/workloads.py``. W1 i
 784-400-20 (ReLU, Bernoulli decoder) on MNIST, batch 128, Adam lr 1e-3 with betas (0.9,
 0.999), 10 epochs. W2 is the AC-GAN of MLPs (G 110-256-512-1024-784, D 784-512-256-(1+10)),
 batch 64, Adam lr 2e-4 with betas (0.5, 0.999) for both networks.
+
+The GAN family trains W2's networks with the recipe of the main job on top (each lever
+measured alone, the ablation in README.md): ``GAN_RECIPE`` are the model options it adds
+(dropout in D, the moving average of G for sampling), ``label_smoothing`` and
+``instance_noise`` the changes to the step (``tinygen/train/gan_trainer.py``).
 """
 
 from __future__ import annotations
@@ -24,14 +29,20 @@ from tinygen.models import FAMILY
 from tinygen.train.checkpoint import FILENAME, load_checkpoint
 
 OBJECTIVES = ("elbo", "iwae")  # the VAE family's training objectives
-# settings added after the first checkpoints were written, with the value those runs had in
-# effect: a resolved config's default, and what an older checkpoint is read with
-ADDED_SETTINGS: dict[str, Any] = {"objective": "elbo", "k": 1, "binarize": "none"}
 BINARIZE = ("none", "static", "dynamic")  # what the VAE family's training images are
-DEFAULTS = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
-    "vae": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "betas": (0.9, 0.999), "z_dim": 20},
-    "gan": {"epochs": 25, "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999), "z_dim": 100},
-}
+# settings added after the first checkpoints were written, with the value those runs had in
+# effect: a resolved config's default, and what an older checkpoint is read with (an older
+# run's lr_d is its lr: see checkpoint.py)
+ADDED_SETTINGS: dict[str, Any] = {
+    "objective": "elbo", "k": 1, "binarize": "none", "label_smoothing": 0.0, "instance_noise": 0.0,
+}  # fmt: skip
+GAN_RECIPE = {"discriminator_dropout": 0.3, "ema_decay": 0.999}  # model options of the gan family
+DEFAULTS: dict[str, dict[str, Any]] = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
+    "vae": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "betas": (0.9, 0.999), "z_dim": 20,
+            "model_options": {}},
+    "gan": {"epochs": 20, "batch_size": 64, "lr": 2e-4, "betas": (0.5, 0.999), "z_dim": 100,
+            "model_options": GAN_RECIPE},
+}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -41,23 +52,29 @@ class TrainConfig:
     Attributes:
         model: "vae", "cvae", "gan" or "cgan".
         dataset: "mnist" (default) or "fashion-mnist".
-        epochs: passes over the training set (VAE 10; GAN 25: the AC-GAN's label accuracy is
-            >= 0.955 from epoch 17 on and 0.976 at 25, measured with tinygen).
+        epochs: passes over the training set (VAE 10; GAN 20: the main job's budget of three
+            minutes on a quiet 2-core machine; scores by epoch in README.md).
         batch_size: images per step (VAE 128; GAN 64).
-        lr: Adam's learning rate (VAE 1e-3; GAN 2e-4 for both G and D).
+        lr: Adam's learning rate (VAE 1e-3; GAN 2e-4, G's and D's unless ``lr_d`` is set).
+        lr_d: the GAN discriminator's own learning rate (two time-scales, TTUR; default lr).
         betas: Adam's betas (VAE (0.9, 0.999); GAN (0.5, 0.999)).
         z_dim: latent / noise dimension (VAE 20; GAN 100).
         seed: seeds initialisation, noise and shuffling (default 0).
         out: the run folder (default ``runs/<model>``).
         limit: train on the first ``limit`` training images only (smoke tests).
         model_options: other constructor arguments of the model (e.g. ``{"hidden": [512]}``;
-            a VAE's ``hidden`` and ``activation`` come from ``--hidden`` / ``--activation``).
+            a VAE's ``hidden`` and ``activation`` come from ``--hidden`` / ``--activation``),
+            on top of the family's (GAN: ``GAN_RECIPE``; give ``{"ema_decay": 0}`` to drop one).
         objective: the VAE family's training objective: "elbo" (default; W1's one-sample
             ELBO with the analytic KL) or "iwae" (the K-sample bound L_K, Burda et al. 2016).
         k: importance samples per image of the "iwae" objective (default 1; "elbo" takes 1).
         binarize: the training images of the VAE family: "none" (grey values, default),
             "static" (one seeded Bernoulli draw, kept) or "dynamic" (a fresh draw per batch,
             the IWAE paper's protocol). The validation images follow (a static draw).
+        label_smoothing: GAN: s of one-sided label smoothing, D's target for real images is
+            1 - s (default 0).
+        instance_noise: GAN: sigma of Gaussian noise added to every image D sees, annealed
+            linearly to 0 over the run (default 0: none).
     """
 
     model: str = "vae"
@@ -65,6 +82,7 @@ class TrainConfig:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
+    lr_d: float | None = None
     betas: tuple[float, float] | None = None
     z_dim: int | None = None
     seed: int | None = None
@@ -74,6 +92,8 @@ class TrainConfig:
     objective: str | None = None
     k: int | None = None
     binarize: str | None = None
+    label_smoothing: float | None = None
+    instance_noise: float | None = None
 
     def resolved(self, model: Any = None, resume: bool = False) -> ResolvedConfig:
         """The settings the run trains with, every None filled in.
@@ -111,14 +131,19 @@ class TrainConfig:
             **DEFAULTS[FAMILY[config.model]],
             "dataset": "mnist",
             "seed": 0,
-            "model_options": {},
             **ADDED_SETTINGS,
         }
         values = {
             k: (defaults[k] if v is None and k in defaults else v)
             for k, v in dataclasses.asdict(config).items()
         }
-        values.update(betas=tuple(values["betas"]), out=out)
+        given = {} if config.model_options is None else config.model_options
+        if isinstance(given, dict) and not (resume and checkpoint.exists()):
+            # given options go on top of the family's (a new dict); a resumed run's saved
+            # options are whole already (an older run's may lack the recipe it never had)
+            values["model_options"] = {**defaults["model_options"], **given}
+        lr_d = values["lr"] if values["lr_d"] is None else values["lr_d"]
+        values.update(betas=tuple(values["betas"]), out=out, lr_d=lr_d)
         resolved = ResolvedConfig(**values)
         resolved.check()
         return resolved
@@ -132,6 +157,9 @@ class TrainConfig:
         whole_number(self.epochs, "TrainConfig: epochs (--epochs)")
         whole_number(self.batch_size, "TrainConfig: batch_size (--batch-size)")
         real_number(self.lr, "TrainConfig: lr (--lr)", 0.0, low_open=True)
+        real_number(self.lr_d, "TrainConfig: lr_d (--lr-d)", 0.0, low_open=True)
+        real_number(self.label_smoothing, "TrainConfig: label_smoothing", 0.0, 1.0)
+        real_number(self.instance_noise, "TrainConfig: instance_noise", 0.0)
         if len(self.betas or ()) != 2:
             raise ValueError(f"TrainConfig: betas must be a pair (beta1, beta2), not {self.betas}")
         for index, beta in enumerate(self.betas or ()):
@@ -193,6 +221,7 @@ class ResolvedConfig(TrainConfig):
     epochs: int
     batch_size: int
     lr: float
+    lr_d: float
     betas: tuple[float, float]
     z_dim: int
     seed: int
@@ -201,3 +230,5 @@ class ResolvedConfig(TrainConfig):
     objective: str
     k: int
     binarize: str
+    label_smoothing: float
+    instance_noise: float

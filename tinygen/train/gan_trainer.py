@@ -8,6 +8,12 @@ One step, as in the standard workload W2 and Goodfellow et al.'s Algorithm 1 wit
   2. D step: L_D on real and detached fake images (no gradient work in G), Adam on D;
   3. G step: with D frozen (``requires_grad_(False)``: gradients flow *through* D into G,
      none are computed for D's weights), the non-saturating L_G on the same G(z), Adam on G.
+  4. when the model keeps a moving average of G (``ema_decay``), update it.
+The recipe's two changes to the step (``TrainConfig``): one-sided label smoothing (D's target
+for real images is 1 - s, ``GAN.discriminator_loss``) and instance noise (Sonderby et al.
+2017, section 5; Arjovsky & Bottou 2017): D sees every image, real or fake, plus Gaussian
+noise of std sigma_t = sigma_0 (1 - t / T) at step t of T, so early on the two distributions
+overlap and D's gradients for G are informative, and by the end D sees clean images.
 Real images are scaled to [-1, 1] to match G's tanh output. Logged diagnostics: mean D(x)
 ("d_real") and mean D(G(z)) ("d_fake") before the D update; both near 0.5 means the game is
 balanced, d_real -> 1 and d_fake -> 0 means D is winning.
@@ -39,14 +45,25 @@ class GANTrainer(Trainer):
     model: GAN  # make_trainer picks this trainer for the GAN family only
 
     def make_optimizers(self) -> dict[str, tinygen.optim.Adam]:
-        """Two Adams: one on G's parameters, one on D's."""
-        lr, betas = self.config.lr, self.config.betas
+        """Two Adams: one on G's parameters (lr), one on D's (lr_d)."""
+        config = self.config
         return {
-            "generator": tinygen.optim.Adam(self.model.generator.parameters(), lr=lr, betas=betas),
+            "generator": tinygen.optim.Adam(
+                self.model.generator.parameters(), lr=config.lr, betas=config.betas
+            ),
             "discriminator": tinygen.optim.Adam(
-                self.model.discriminator.parameters(), lr=lr, betas=betas
+                self.model.discriminator.parameters(), lr=config.lr_d, betas=config.betas
             ),
         }
+
+    def noise_level(self) -> float:
+        """sigma_t of the instance noise at this step: sigma_0 (1 - t / T), 0 when off."""
+        total = self.config.epochs * len(self.loader)
+        return self.config.instance_noise * max(0.0, 1.0 - (self.step - 1) / total)
+
+    def noisy(self, images: tinygen.Tensor, sigma: float) -> tinygen.Tensor:
+        """images + sigma * N(0, I) (the graph into G is kept); images when sigma is 0."""
+        return images + tinygen.randn(*images.shape) * sigma if sigma else images
 
     def prepare_images(self, images: np.ndarray, owned: bool) -> np.ndarray:
         """[0, 1] -> [-1, 1] (in place when the array is the trainer's own)."""
@@ -63,8 +80,11 @@ class GANTrainer(Trainer):
         real_labels = batch[1] if model.conditional else None
         fake_labels = backend.rng().integers(0, model.num_classes, n) if model.conditional else None
         fake = model.generate(model.noise(n), fake_labels)  # (B, 784), graph through G
+        sigma = self.noise_level()
+        real, fake = self.noisy(real, sigma), self.noisy(fake, sigma)  # what D sees
 
-        loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels)
+        target = 1.0 - self.config.label_smoothing
+        loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels, target)
         value_d = self.check_finite("loss_d", loss_d.item())
         self.optimizers["discriminator"].zero_grad()
         loss_d.backward()
@@ -79,4 +99,5 @@ class GANTrainer(Trainer):
             self.optimizers["generator"].step()
         finally:
             model.discriminator.requires_grad_(True)
+        model.update_ema()
         return {"loss_d": value_d, "loss_g": value_g, **stats}

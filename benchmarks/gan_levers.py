@@ -1,0 +1,117 @@
+"""Screen the AC-GAN's training levers one at a time: train a variant, then score the runs.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/gan_levers.py train w2 --epochs 4 \
+        --set model_options='{"ema_decay": 0.999, "discriminator_dropout": 0}'
+    python benchmarks/gan_levers.py train smooth --epochs 4 --set label_smoothing=0.1
+    python benchmarks/gan_levers.py score w2 smooth        # the table row of each run
+
+``train NAME`` trains ``runs/levers/NAME`` with the main job's config (``TrainConfig`` of the
+cgan, the library's defaults) and the ``--set FIELD=JSON`` changes. ``score`` draws 1000
+samples of each class from every run's final checkpoint, with G itself and, when the run kept
+one, with the moving average of G, and prints label accuracy, Frechet distance (classifier
+features, vs the 10k test images) and Inception score from the project's scoring classifier,
+with the run's mean seconds per epoch (measured where it ran: say the machine's load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+import tinygen
+from tinygen.data import load_split
+from tinygen.metrics import (
+    MNISTClassifier,
+    balanced_labels,
+    classifier_scores,
+    draw_samples,
+    load_or_train_classifier,
+)
+from tinygen.metrics.frechet import feature_statistics
+from tinygen.models.common import append_labels
+from tinygen.train import TrainConfig, load_model, make_trainer
+
+ROOT = Path("runs/levers")
+
+
+def train(name: str, epochs: int, changes: list[str]) -> None:
+    """Train one variant of the main job's config into runs/levers/NAME."""
+    fields = {}
+    for change in changes:
+        key, _, value = change.partition("=")
+        fields[key] = json.loads(value)
+    config = TrainConfig(model="cgan", epochs=epochs, out=str(ROOT / name), **fields)
+    trainer = make_trainer(config, progress=False)
+    trainer.fit(resume=True)
+    print(f"{name}: {trainer.config}")
+
+
+def live_sampler(model):
+    """Samples of G itself (not its moving average), in [0, 1]."""
+
+    def draw(n: int, labels):
+        with tinygen.no_grad():
+            z = model.noise(n)
+            return model.generator(append_labels(model, z, labels)) * 0.5 + 0.5
+
+    return draw
+
+
+def single_classifier(path: str):
+    """A cached single-MLP classifier of tinygen before the ensemble (``mnist-mlp-v1.npz``)."""
+    saved = tinygen.load(path)
+    model = MNISTClassifier(tuple(saved["recipe"]["hidden"]), dropout=saved["recipe"]["dropout"])
+    model.load_state_dict(saved["state"])
+    model.test_accuracy = float(saved["test_accuracy"])
+    return model.eval()
+
+
+def score(names: list[str], per_class: int, old: str | None = None) -> None:
+    """One table row per run and generator: accuracy, FD, IS, s/epoch."""
+    classifier = single_classifier(old) if old else load_or_train_classifier("mnist")
+    test_images, _ = load_split("mnist", "test")
+    reference = feature_statistics(classifier.features(test_images))
+    labels = balanced_labels(10 * per_class, 10)  # 0..9 cycling: every IS split sees all ten
+    print(f"scoring classifier: test accuracy {classifier.test_accuracy:.4f}")
+    print("| run | G | epochs | label accuracy | FD | IS | s/epoch |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names:
+        model, state = load_model(name if Path(name).exists() else ROOT / name)
+        seconds = np.mean([s["seconds"] for s in state["summaries"]])
+        samplers = {"G": live_sampler(model)}
+        if model.ema_decay:
+            samplers[f"EMA {model.ema_decay}"] = model
+        for which, sampler in samplers.items():
+            images = draw_samples(sampler, len(labels), labels, seed=1)
+            result = classifier_scores(images, classifier, reference, labels)
+            print(
+                f"| {name} | {which} | {state['epoch']} | {result.label_accuracy:.4f} | "
+                f"{result.frechet_distance:.2f} | {result.inception_score:.3f} | "
+                f"{seconds:.1f} |",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    one = sub.add_parser("train")
+    one.add_argument("name")
+    one.add_argument("--epochs", type=int, default=4)
+    one.add_argument("--set", action="append", default=[], help="FIELD=JSON of TrainConfig")
+    many = sub.add_parser("score")
+    many.add_argument("names", nargs="+", help="runs in runs/levers, or checkpoint files")
+    many.add_argument("--per-class", type=int, default=1000)
+    many.add_argument("--old-classifier", help="score with a v1 single-MLP cache file instead")
+    args = parser.parse_args()
+    if args.command == "train":
+        train(args.name, args.epochs, args.set)
+    else:
+        score(args.names, args.per_class, args.old_classifier)
+
+
+if __name__ == "__main__":
+    main()

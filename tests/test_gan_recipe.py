@@ -1,0 +1,204 @@
+"""The main job's GAN recipe: G's moving average, dropout in D, label smoothing, instance
+noise, two learning rates; and the stricter scoring classifier (ensemble, elastic shifts)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import parameters_of, synthetic_digits
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygen
+from tinygen import nn
+from tinygen.metrics import classifier as classifier_module
+from tinygen.models import ACGAN, GAN
+from tinygen.train import TrainConfig, load_checkpoint, load_model, make_trainer
+from tinygen.train.config import GAN_RECIPE
+
+SMALL = {"generator_hidden": [16, 32], "discriminator_hidden": [32, 16]}
+
+
+def small_trainer(out, epochs, data, **fields):
+    config = TrainConfig(
+        model="cgan", epochs=epochs, batch_size=32, z_dim=4, seed=3, out=str(out),
+        model_options={**SMALL, **fields.pop("model_options", {})}, **fields,
+    )  # fmt: skip
+    return make_trainer(config, data=data, valid_data=synthetic_digits(64), progress=False,
+                        pictures=False)  # fmt: skip
+
+
+def test_ema_update_is_the_moving_average_equation_by_hand():
+    tinygen.manual_seed(0)
+    model = ACGAN(z_dim=3, **SMALL, ema_decay=0.9)
+    start = parameters_of(model.generator_ema)
+    np.testing.assert_array_equal(start["0.weight"], model.generator[0].weight.numpy())
+    for param in model.generator.parameters():  # G takes a "step"
+        param.data = param.data + 1.0
+    model.update_ema()
+    model.update_ema()
+    live = parameters_of(model.generator)
+    for name, before in start.items():  # e <- 0.9 e + 0.1 g twice, g = before + 1
+        by_hand = 0.9 * (0.9 * before + 0.1 * live[name]) + 0.1 * live[name]
+        actual = parameters_of(model.generator_ema)[name]  # float32 rounding of the same sums
+        np.testing.assert_allclose(actual, by_hand, rtol=1e-6, atol=1e-7)
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+
+
+def test_samples_come_from_the_moving_average_not_from_g():
+    tinygen.manual_seed(0)
+    model = ACGAN(z_dim=3, **SMALL, ema_decay=0.99)
+    z, labels = np.ones((4, 3), np.float32), np.arange(4)
+    same = model.decode_images(z, labels).numpy()
+    for param in model.generator.parameters():
+        param.data = param.data * 0.0  # G changes, its average does not (until update_ema)
+    np.testing.assert_array_equal(model.decode_images(z, labels).numpy(), same)
+    np.testing.assert_array_equal(model.sample(4, labels, z=z).numpy(), same)
+    plain = ACGAN(z_dim=3, **SMALL)  # no average kept: G itself
+    assert plain.sampling_generator is plain.generator and not hasattr(plain, "generator_ema")
+
+
+def test_training_moves_the_average_and_resume_keeps_it_bit_for_bit(tmp_path):
+    data = synthetic_digits(128)
+    straight = small_trainer(tmp_path / "straight", 2, data)
+    straight.fit()
+    first = small_trainer(tmp_path / "resumed", 1, data)
+    first.fit()
+    saved = load_checkpoint(tmp_path / "resumed")["model"]
+    assert "generator_ema.0.weight" in saved  # the average is in the checkpoint
+    tinygen.randn(5)  # whatever happens in between must not matter
+    resumed = small_trainer(tmp_path / "resumed", 2, data)
+    resumed.fit(resume=True)
+    ema = {k: v for k, v in parameters_of(straight.model).items() if "ema" in k}
+    assert ema and ema.keys() == {k for k in parameters_of(resumed.model) if "ema" in k}
+    for name, value in ema.items():
+        np.testing.assert_array_equal(parameters_of(resumed.model)[name], value, err_msg=name)
+        live = parameters_of(straight.model)[name.replace("generator_ema", "generator")]
+        assert not np.array_equal(value, live)  # it lags behind G
+    model, _ = load_model(tmp_path / "resumed")  # tinygen sample reads the same average
+    np.testing.assert_array_equal(
+        model.generator_ema[0].weight.numpy(), ema["generator_ema.0.weight"]
+    )
+
+
+def test_the_recipe_is_the_gan_default_and_given_options_go_on_top():
+    cgan = TrainConfig(model="cgan").resolved()
+    assert cgan.model_options == GAN_RECIPE and cgan.lr_d == cgan.lr
+    mine = TrainConfig(model="cgan", model_options={"ema_decay": 0}, lr_d=4e-4).resolved()
+    assert mine.model_options == {**GAN_RECIPE, "ema_decay": 0} and mine.lr_d == 4e-4
+    assert TrainConfig(model="vae").resolved().model_options == {}
+    trainer = small_trainer("unused", 1, synthetic_digits(64), lr_d=3e-4)
+    assert trainer.optimizers["discriminator"].lr == 3e-4
+    assert trainer.optimizers["generator"].lr == 2e-4
+    dropouts = [m for m in trainer.model.discriminator if isinstance(m, nn.Dropout)]
+    assert [m.p for m in dropouts] == [GAN_RECIPE["discriminator_dropout"]] * 2
+    for bad in ({"label_smoothing": 1.5}, {"instance_noise": -0.1}, {"lr_d": 0.0}):
+        with pytest.raises(ValueError):
+            TrainConfig(model="cgan", **bad).resolved()
+    with pytest.raises(ValueError, match="ema_decay"):
+        ACGAN(ema_decay=1.0)
+
+
+def test_instance_noise_is_annealed_linearly_to_zero(tmp_path):
+    trainer = small_trainer(tmp_path, 2, synthetic_digits(128), instance_noise=0.2)
+    total = 2 * len(trainer.loader)
+    levels = []
+    for step in (1, total // 2 + 1, total + 1):
+        trainer.step = step
+        levels.append(trainer.noise_level())
+    np.testing.assert_allclose(levels, [0.2, 0.1, 0.0])
+    trainer.step = 0
+    trainer.fit()  # trains with it
+    assert trainer.epoch == 2
+
+
+def test_label_smoothing_changes_only_the_real_targets():
+    tinygen.manual_seed(1)
+    model = GAN(z_dim=3, **SMALL)
+    real, fake = tinygen.randn(5, 784), tinygen.randn(5, 784)
+    logits = model.discriminate(tinygen.cat([real, fake]))[0].numpy()
+
+    def bce(x, t):  # -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x))
+        return np.logaddexp(0, x) - t * x
+
+    for target in (1.0, 0.9):
+        loss = model.discriminator_loss(real, fake, real_target=target)[0].item()
+        by_hand = bce(logits[:5], target).mean() + bce(logits[5:], 0.0).mean()
+        assert loss == pytest.approx(by_hand, rel=1e-5)
+    with pytest.raises(ValueError, match="real_target"):
+        model.discriminator_loss(real, fake, real_target=0.0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    rows=st.integers(1, 4),
+    features=st.integers(1, 5),
+    target=st.floats(0.5, 1.0),
+    classes=st.sampled_from([0, 3]),
+)
+def test_smoothed_discriminator_loss_passes_gradcheck(rows, features, target, classes):
+    """float64 finite differences of L_D with one-sided smoothing, w.r.t. D's first weight."""
+    tinygen.manual_seed(rows * 7 + features)
+    model = GAN(z_dim=2, out_features=features, generator_hidden=[3],
+                discriminator_hidden=[4], num_classes=classes).double()  # fmt: skip
+    real = tinygen.randn(rows, features, dtype="float64")
+    fake = tinygen.randn(rows, features, dtype="float64")
+    labels = np.arange(rows) % classes if classes else None
+    layer = model.discriminator[0]
+    weight = layer.weight
+
+    def loss(w):  # the loss as a function of D's weight (the check's float64 copy of it)
+        layer.weight = w
+        try:
+            return model.discriminator_loss(real, fake, labels, labels, real_target=target)[0]
+        finally:
+            layer.weight = weight
+
+    assert tinygen.gradcheck(loss, [weight])
+
+
+def test_elastic_deformation_with_no_strength_is_the_identity_and_moves_ink_otherwise():
+    images, _ = synthetic_digits(8)
+    rng = np.random.default_rng(0)
+    np.testing.assert_allclose(
+        classifier_module.elastic_deform(images, 0.0, 4.0, rng), images, atol=1e-6
+    )
+    warped = classifier_module.elastic_deform(images, 24.0, 4.0, rng)
+    assert warped.shape == images.shape and warped.dtype == np.float32
+    assert np.abs(warped - images).mean() > 0.01  # pixels moved
+    assert abs(warped.sum() - images.sum()) < 0.2 * images.sum()  # ink mostly kept
+
+
+def test_the_ensemble_averages_its_members_and_sets_their_features_side_by_side():
+    tinygen.manual_seed(0)
+    ensemble = classifier_module.ClassifierEnsemble(members=2, hidden=(8, 6))
+    images, _ = synthetic_digits(5)
+    probs = [member.predict_proba(images) for member in ensemble.classifiers]
+    np.testing.assert_allclose(ensemble.predict_proba(images), (probs[0] + probs[1]) / 2)
+    np.testing.assert_allclose(ensemble.predict_proba(images).sum(axis=1), 1.0, rtol=1e-5)
+    features = ensemble.features(images)
+    assert features.shape == (5, 12)
+    np.testing.assert_array_equal(features[:, 6:], ensemble.classifiers[1].features(images))
+
+
+def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, monkeypatch):
+    from tinygen import cli
+
+    monkeypatch.setattr("tinygen.train.trainer.load_split", lambda *a: synthetic_digits(64))
+    run = tmp_path / "run"
+    argv = ["train", "cgan", "--epochs", "1", "--batch-size", "32", "--out", str(run),
+            "--no-progress", "--ema-decay", "0", "--label-smoothing", "0.1", "--lr-d", "3e-4",
+            "--instance-noise", "0.05", "--d-dropout", "0.2"]  # fmt: skip
+    assert cli.main(argv) == 0
+    saved = load_checkpoint(run)
+    assert (
+        saved["model_config"]["ema_decay"] == 0 and "generator_ema.0.weight" not in saved["model"]
+    )
+    assert saved["model_config"]["discriminator_dropout"] == 0.2
+    config = saved["config"]
+    assert (config["label_smoothing"], config["lr_d"], config["instance_noise"]) == (
+        0.1,
+        3e-4,
+        0.05,
+    )
+    assert cli.main(["train", "vae", "--ema-decay", "0.9", "--out", str(tmp_path / "v")]) == 1
