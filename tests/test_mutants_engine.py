@@ -12,7 +12,7 @@ import pytest
 
 import tinygen as tg
 from tinygen.distributions import Normal, kl_divergence
-from tinygen.function import Function
+from tinygen.function import Function, check_dtypes
 from tinygen.gradcheck import GradcheckError
 
 
@@ -166,3 +166,34 @@ def test_grad_of_several_outputs_sums_them_with_their_grad_outputs() -> None:
     np.testing.assert_allclose(g.numpy(), [1 * 3 + 2 * 2 * 1, 10 * 3 + 0.5 * 2 * 2])
     (single,) = tg.grad(x * x, x, grad_outputs=f64([2.0, 0.5]))
     np.testing.assert_allclose(single.numpy(), [4.0, 2.0])
+
+
+def test_a_root_given_twice_gets_both_seeds() -> None:
+    x = f64([1.0, 2.0], grad=True)
+    y = x * x
+    (g,) = tg.grad([y, y], x, grad_outputs=[f64([1.0, 1.0]), f64([3.0, 0.5])])
+    np.testing.assert_allclose(g.numpy(), [4.0 * 2 * 1.0, 1.5 * 2 * 2.0])
+
+
+def test_backward_with_create_graph_leaves_a_differentiable_grad() -> None:
+    x = f64([1.0, 2.0], grad=True)
+    (x**3).sum().backward(create_graph=True)
+    assert x.grad.requires_grad  # d/dx of 3 x^2 is 6 x
+    (second,) = tg.grad(x.grad.sum(), x)
+    np.testing.assert_allclose(second.numpy(), [6.0, 12.0])
+    z = f64([1.0, 2.0], grad=True)
+    (z**3).sum().backward()
+    assert not z.grad.requires_grad and z.grad._ctx is None
+
+
+def test_a_dtype_mismatch_says_which_cast_fixes_it() -> None:
+    a32, a64 = tg.ones(2), tg.ones(2, dtype="float64")
+    index = tg.tensor(np.array([1, 2], dtype=np.int64))
+    with pytest.raises(TypeError, match=r"cast the input 1 with \.astype\(tinygen\.float32\)$"):
+        check_dtypes("Op", [a32, index])
+    with pytest.raises(
+        TypeError,
+        match=r"cast the input 0 with \.astype\(tinygen\.float64\) or the input 1 with "
+        r"\.astype\(tinygen\.float32\); a model's parameters: model\.float\(\)",
+    ):
+        check_dtypes("Op", [a32, a64])
