@@ -81,7 +81,8 @@ def test_per_example_draws_are_the_rows_of_one_process_draw(total, ranks, width)
     ranks = min(ranks, total)
     tinygen.manual_seed(11)
     whole = (tinygen.randn(total, width).numpy(), backend.rng().integers(0, 10, total),
-             backend.rng().random((total, 3)), tinygen.randn(total + 1).numpy())  # fmt: skip
+             backend.rng().random((total, 3)), tinygen.randn(3 * total + 1).numpy(),
+             backend.rng().random((2 * total, 2)))  # fmt: skip
     after = backend.rng_state()
     shares = []
     for rank in range(ranks):
@@ -90,13 +91,18 @@ def test_per_example_draws_are_the_rows_of_one_process_draw(total, ranks, width)
         with distributed.share_of_draws(start, stop, total):
             n = stop - start
             draws = (tinygen.randn(n, width).numpy(), backend.rng().integers(0, 10, n),
-                     backend.rng().random((n, 3)), tinygen.randn(total + 1).numpy())  # fmt: skip
-            shares.append(draws)
+                     backend.rng().random((n, 3)), tinygen.randn(3 * total + 1).numpy(),
+                     backend.rng().random((2 * n, 2)))  # fmt: skip
+            shares.append((n, draws))
             assert backend.rng_state() == after  # every rank's generator stays in step
     for index in range(3):
-        np.testing.assert_array_equal(whole[index], np.concatenate([s[index] for s in shares]))
-    for share in shares:  # not per example: the same draw on every rank
+        np.testing.assert_array_equal(whole[index], np.concatenate([s[index] for _, s in shares]))
+    for _, share in shares:  # not per example (no multiple of a share): the same on every rank
         np.testing.assert_array_equal(share[3], whole[3])
+    # two batches stacked (D on real and fake): each rank holds its rows of each half
+    firsts = np.concatenate([s[4][:n] for n, s in shares])
+    seconds = np.concatenate([s[4][n:] for n, s in shares])
+    np.testing.assert_array_equal(np.concatenate([firsts, seconds]), whole[4])
 
 
 @settings(deadline=None, max_examples=30)

@@ -9,8 +9,10 @@ holding rows [start, stop) of that batch would draw (stop - start, z) from the s
 other numbers, and every rank the same ones. Inside ``share_of_draws`` a draw whose first
 dimension is the rank's row count is made for all B rows and the rank keeps its rows, so N
 ranks use exactly the numbers one process would, and every rank's generator stays in step
-(the state rank 0 checkpoints is every rank's, whatever N is on resume). A draw of any other
-shape is made as asked, the same on every rank.
+(the state rank 0 checkpoints is every rank's, whatever N is on resume). A draw of twice the
+row count is taken as two stacked batches (the GAN's D runs on real and fake images stacked,
+and its dropout masks are drawn for 2B rows): the rank keeps its rows of each half. A draw
+of any other shape is made as asked, the same on every rank.
 """
 
 from __future__ import annotations
@@ -38,8 +40,13 @@ class RowDraws:
     def _draw(self, method: str, size: Any, *args: Any, **kwargs: Any) -> Any:
         shape = (size,) if isinstance(size, int) else tuple(size or ())
         draw = getattr(self.generator, method)
-        if shape and shape[0] == self.stop - self.start != self.total:
-            return draw(*args, size=(self.total, *shape[1:]), **kwargs)[self.start : self.stop]
+        share = self.stop - self.start
+        for blocks in (1, 2):  # the rank's rows, or its rows of real and fake stacked (2B)
+            if shape and share != self.total and shape[0] == blocks * share:
+                whole = draw(*args, size=(blocks * self.total, *shape[1:]), **kwargs)
+                parts = [whole[b * self.total + self.start : b * self.total + self.stop]
+                         for b in range(blocks)]  # fmt: skip
+                return parts[0] if blocks == 1 else backend.array_module(whole).concatenate(parts)
         return draw(*args, size=size, **kwargs)
 
     def standard_normal(self, size: Any = None, **kwargs: Any) -> Any:
