@@ -7,6 +7,8 @@ equivalent (no test can tell them apart) are listed in docs/testing.md.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -197,3 +199,40 @@ def test_a_dtype_mismatch_says_which_cast_fixes_it() -> None:
         r"\.astype\(tinygen\.float32\); a model's parameters: model\.float\(\)",
     ):
         check_dtypes("Op", [a32, a64])
+
+
+class WrongAt(Function):
+    """y = x whose backward is off by +1 at element 1 and by +3 at element 2 (the worst)."""
+
+    @staticmethod
+    def forward(ctx: Function, x):  # noqa: ANN001, ANN205
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: tg.Tensor) -> tuple[tg.Tensor]:
+        return (grad_out + f64([0.0, 1.0, 3.0]),)
+
+
+def test_gradcheck_probes_every_element_and_names_the_worst() -> None:
+    # y = x with weights w: numeric dL/dx = w; analytic w + (0, 1, 3); the worst is element 2
+    with pytest.raises(GradcheckError, match=r"at element \(2,\): .*relative error") as caught:
+        tg.gradcheck(WrongAt.apply, [f64([0.5, -1.0, 2.0], grad=True)])
+    message = str(caught.value)
+    exact, numeric = (float(v) for v in re.findall(r"analytic (\S+) vs numeric (\S+)", message)[0])
+    assert exact - numeric == pytest.approx(3.0, rel=1e-6)
+    relative = float(re.search(r"relative error (\S+)\)", message).group(1))
+    assert relative == pytest.approx(3.0 / abs(numeric), rel=1e-2)
+
+
+def test_the_shape_message_ends_with_the_fix() -> None:
+    class Forgets(Function):
+        @staticmethod
+        def forward(ctx: Function, x):  # noqa: ANN001, ANN205
+            return np.broadcast_to(x, (3, 4)).copy()
+
+        @staticmethod
+        def backward(ctx: Function, grad_out: tg.Tensor) -> tuple[tg.Tensor]:
+            return (grad_out,)
+
+    with pytest.raises(GradcheckError, match=r"^gradcheck failed for input 0: .*astype\)$"):
+        tg.gradcheck(Forgets.apply, [f64(np.ones((3, 1)), grad=True)])
