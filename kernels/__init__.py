@@ -31,4 +31,5 @@ KERNELS = (
     "log_softmax_cross_entropy",
     "adam_step",
     "sgd_step",
+    "moving_average",
 )

@@ -44,7 +44,7 @@ from .cpu_losses import (  # noqa: F401 (re-exported: the kernels of tinygen.ker
     log_softmax_cross_entropy,
 )
 from .cpu_math import jit_helper, jit_kernel, require_shapes
-from .cpu_optim import adam_step, sgd_step  # noqa: F401 (re-exported)
+from .cpu_optim import adam_step, moving_average, sgd_step  # noqa: F401 (re-exported)
 from .scalar import LEAKY_RELU, SIGMOID, TANH
 
 

@@ -1,4 +1,4 @@
-"""Numba CPU kernels for the optimizer updates: Adam and SGD with momentum, in place.
+"""Numba CPU kernels for the optimizer updates: Adam, SGD with momentum, a moving average.
 
 One pass over memory per parameter instead of NumPy's ten or so (each NumPy operation reads
 and writes whole arrays, and allocates temporaries). The spec, including PyTorch's
@@ -47,3 +47,15 @@ def sgd_step(param, grad, buf, lr, momentum, weight_decay, first):
     cast = param.dtype.type
     flags = (weight_decay != 0, momentum != 0, bool(first))
     _sgd_loop(param, grad, buf, cast(lr), cast(momentum), cast(weight_decay), flags)
+
+
+@jit_kernel
+def _moving_average_loop(average, value, rate):
+    require_shapes(average.size == value.size)
+    for k in range(average.size):
+        average[k] += rate * (value[k] - average[k])
+
+
+def moving_average(average, value, rate):
+    """average <- average + rate (value - average), in place; see reference.moving_average."""
+    _moving_average_loop(average, value, average.dtype.type(rate))

@@ -282,3 +282,15 @@ def sgd_step(param, grad, buf, lr, momentum, weight_decay, first):
     cast = param.dtype.type
     flags = (weight_decay != 0, momentum != 0, bool(first))
     _sgd[_launch(param.size)](param, grad, buf, cast(lr), cast(momentum), cast(weight_decay), flags)
+
+
+@cuda.jit
+def _moving_average(average, value, rate):
+    for k in range(cuda.grid(1), average.size, cuda.gridsize(1)):
+        average[k] += rate * (value[k] - average[k])
+
+
+def moving_average(average, value, rate):
+    """average <- average + rate (value - average), in place; see reference.moving_average."""
+    _require_shapes(average.size == value.size)
+    _moving_average[_launch(average.size)](average, value, average.dtype.type(rate))

@@ -33,7 +33,12 @@ from .reference_losses import (  # noqa: F401 (re-exported: the kernels of KERNE
     log_softmax_cross_entropy,
     sigmoid,
 )
-from .reference_optim import adam_scalars, adam_step, sgd_step  # noqa: F401 (re-exported)
+from .reference_optim import (  # noqa: F401 (re-exported)
+    adam_scalars,
+    adam_step,
+    moving_average,
+    sgd_step,
+)
 
 
 def bias_leaky_relu(x: np.ndarray, bias: np.ndarray, slope: float, out: np.ndarray) -> None:

@@ -1,8 +1,9 @@
-"""NumPy reference kernels for the optimizer updates: Adam and SGD, in PyTorch's arithmetic.
+"""NumPy reference kernels for the optimizer updates (Adam, SGD) and a moving average.
 
-Part of the specification in ``reference.py`` (which re-exports these); the Numba twins are
-in ``cpu_optim.py``. Parameters arrive as flat views (``p.reshape(-1)``) and are updated in
-place, together with the optimizer's state.
+Adam and SGD follow PyTorch's arithmetic; the moving average of weights is a GAN's averaged
+generator. Part of the specification in ``reference.py`` (which re-exports these); the Numba
+twins are in ``cpu_optim.py``. Parameters arrive as flat views (``p.reshape(-1)``) and are
+updated in place, together with the optimizer's state.
 """
 
 from __future__ import annotations
@@ -134,3 +135,20 @@ def sgd_step(
             buf += g
         g = buf
     param -= cast(lr) * g
+
+
+def moving_average(average: np.ndarray, value: np.ndarray, rate: float) -> None:
+    """average <- average + rate (value - average), in place: one step of a moving average.
+
+    The same as beta average + (1 - beta) value with rate = 1 - beta (an exponential moving
+    average of weights, Yazici et al. 2019, eq. 2), in this arithmetic order:
+
+    for k < P:
+        average[k] += rate * (value[k] - average[k])
+
+    Args:
+        average: (P,) flat view of the average, updated in place.
+        value: (P,) the current values (not modified).
+        rate: 1 - beta, rounded to the arrays' dtype.
+    """
+    average += average.dtype.type(rate) * (value - average)

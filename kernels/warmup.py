@@ -60,3 +60,4 @@ def _run_each_kernel(module: ModuleType, rows: int = 3, cols: int = 5) -> None:
     moment1, moment2 = np.zeros_like(flat), np.zeros_like(flat)
     module.adam_step(flat, flat_grad, moment1, moment2, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)
     module.sgd_step(flat, flat_grad, moment1, 0.1, 0.9, 0.0, True)
+    module.moving_average(flat, flat_grad, 0.001)

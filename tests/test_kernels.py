@@ -144,6 +144,17 @@ def sgd(momentum, weight_decay):
     return case
 
 
+def moving_average(rate):
+    def case(module, rng, shape, alias, dtype):
+        size = shape[0] * shape[1]
+        average = normal(rng, size, dtype)
+        for _ in range(3):
+            module.moving_average(average, normal(rng, size, dtype), rate)
+        return [average]
+
+    return case
+
+
 CASES = {  # case id -> (kernel, case function); aliasing is tried where the spec allows it
     "bias_leaky_relu[relu]": ("bias_leaky_relu", forward("leaky_relu", 0.0)),
     "bias_leaky_relu[0.2]": ("bias_leaky_relu", forward("leaky_relu", 0.2)),
@@ -173,8 +184,11 @@ CASES = {  # case id -> (kernel, case function); aliasing is tried where the spe
     "adam_step[0.1,decay]": ("adam_step", adam(0.1, 0.01)),
     "sgd_step[momentum]": ("sgd_step", sgd(0.9, 0.0)),
     "sgd_step[plain,decay]": ("sgd_step", sgd(0.0, 0.01)),
+    "moving_average[0.001]": ("moving_average", moving_average(0.001)),
+    "moving_average[0.5]": ("moving_average", moving_average(0.5)),
 }
-ALIASING = {"adam_step", "sgd_step"}  # in place by design: no separate aliasing variant
+# in place by design: no separate aliasing variant
+ALIASING = {"adam_step", "sgd_step", "moving_average"}
 
 
 def compare(module, case_id, shape, alias=False, dtype=np.float32, seed=0):
@@ -322,7 +336,11 @@ def test_warmup_compiles_every_kernel():
     from tinygen.kernels import cpu_optim
 
     assert warmup() >= 0.0
-    loops = {"adam_step": cpu_optim._adam_loop, "sgd_step": cpu_optim._sgd_loop}
+    loops = {
+        "adam_step": cpu_optim._adam_loop,
+        "sgd_step": cpu_optim._sgd_loop,
+        "moving_average": cpu_optim._moving_average_loop,
+    }
     for name in KERNELS:  # the bias kernels share one loop, forward and backward
         if name.startswith("bias_"):
             backward = name.endswith("_backward")
