@@ -79,6 +79,7 @@ for epoch in range(1, trainer.config.epochs + 1):
     bar = tqdm(loader, desc=f"cgan epoch {epoch}/{trainer.config.epochs}", unit="step")
     for real, real_labels in bar:  # real: (64, 784) in [-1, 1]; labels (64,)
         trainer.step += 1
+        trainer.schedule_learning_rates()  # lr of both Adams: constant, then down to 0
         fake_labels = backend.rng().integers(0, model.num_classes, real.shape[0])
         fake = model.generate(model.noise(real.shape[0]), fake_labels)  # G(z, y'), with graph
 

@@ -13,8 +13,8 @@ import tinygen
 from tinygen import nn
 from tinygen.metrics import classifier as classifier_module
 from tinygen.models import ACGAN, GAN
-from tinygen.train import TrainConfig, load_checkpoint, load_model, make_trainer
-from tinygen.train.config import GAN_RECIPE
+from tinygen.train import TrainConfig, load_checkpoint, load_model, make_trainer, save_checkpoint
+from tinygen.train.config import DEFAULTS, GAN_RECIPE, learning_rate_factor
 
 SMALL = {"generator_hidden": [16, 32], "discriminator_hidden": [32, 16]}
 
@@ -110,6 +110,36 @@ def test_instance_noise_is_annealed_linearly_to_zero(tmp_path):
     trainer.step = 0
     trainer.fit()  # trains with it
     assert trainer.epoch == 2
+
+
+def test_the_learning_rate_schedule_is_constant_then_linear_to_zero(tmp_path):
+    factors = [learning_rate_factor(step, 8, 0.5) for step in range(1, 9)]
+    np.testing.assert_allclose(factors, [1, 1, 1, 1, 1, 0.75, 0.5, 0.25])  # (1 - f) / 0.5
+    assert [learning_rate_factor(step, 8, 1.0) for step in (1, 8)] == [1.0, 1.0]
+    assert learning_rate_factor(1, 8, 0.0) == 1.0 and learning_rate_factor(2, 8, 0.0) == 0.875
+    trainer = small_trainer(tmp_path, 2, synthetic_digits(128), lr=1e-3, lr_d=4e-4,
+                            lr_decay_start=0.5)  # fmt: skip
+    trainer.fit()
+    total = 2 * len(trainer.loader)  # the rates of the last step, set before it ran
+    assert trainer.optimizers["generator"].lr == pytest.approx(1e-3 / (total * 0.5))
+    assert trainer.optimizers["discriminator"].lr == pytest.approx(4e-4 / (total * 0.5))
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        TrainConfig(model="cgan", lr_decay_start=1.5).resolved()
+
+
+def test_a_run_saved_before_the_schedule_existed_keeps_a_constant_rate(tmp_path):
+    trainer = small_trainer(tmp_path, 1, synthetic_digits(64))
+    trainer.fit()
+    path = tmp_path / "checkpoint.npz"
+    state = load_checkpoint(path)
+    del state["config"]["lr_decay_start"]  # as an older version wrote it
+    save_checkpoint(state, path)
+    assert load_checkpoint(path)["config"]["lr_decay_start"] == 1.0
+    resumed = TrainConfig(model="cgan", out=str(tmp_path)).resolved(resume=True)
+    assert resumed.lr_decay_start == 1.0  # not the new GAN default
+    assert TrainConfig(model="cgan").resolved().lr_decay_start == DEFAULTS["gan"].get(
+        "lr_decay_start", 1.0
+    )
 
 
 def test_label_smoothing_changes_only_the_real_targets():

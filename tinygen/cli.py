@@ -94,6 +94,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 20)")
     parser.add_argument("--batch-size", type=count(), help="default: VAE 128, GAN 64")
     parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
+    parser.add_argument(
+        "--lr-decay-start",
+        type=float,
+        help="fraction of the run after which lr falls linearly to 0 (VAE 1: constant; GAN 0.5)",
+    )
     parser.add_argument("--z-dim", type=count(), help="latent size (default: VAE 20, GAN 100)")
     parser.add_argument("--seed", type=count(0), help="default 0")
     parser.add_argument("--out", help="run folder (default runs/MODEL)")
@@ -169,6 +174,7 @@ def run_train(args: argparse.Namespace) -> int:
         lr_d=args.lr_d,
         label_smoothing=args.label_smoothing,
         instance_noise=args.instance_noise,
+        lr_decay_start=args.lr_decay_start,
     ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
     trainer = make_trainer(config, progress=not args.no_progress)
     try:

@@ -35,6 +35,7 @@ BINARIZE = ("none", "static", "dynamic")  # what the VAE family's training image
 # run's lr_d is its lr: see checkpoint.py)
 ADDED_SETTINGS: dict[str, Any] = {
     "objective": "elbo", "k": 1, "binarize": "none", "label_smoothing": 0.0, "instance_noise": 0.0,
+    "lr_decay_start": 1.0,
 }  # fmt: skip
 GAN_RECIPE = {"discriminator_dropout": 0.3, "ema_decay": 0.999}  # model options of the gan family
 DEFAULTS: dict[str, dict[str, Any]] = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
@@ -75,6 +76,9 @@ class TrainConfig:
             1 - s (default 0).
         instance_noise: GAN: sigma of Gaussian noise added to every image D sees, annealed
             linearly to 0 over the run (default 0: none).
+        lr_decay_start: the fraction of the run after which every learning rate falls
+            linearly to 0 at the last step (``learning_rate_factor``; 1: constant, the VAE
+            default and that of runs saved before the setting existed).
     """
 
     model: str = "vae"
@@ -94,6 +98,7 @@ class TrainConfig:
     binarize: str | None = None
     label_smoothing: float | None = None
     instance_noise: float | None = None
+    lr_decay_start: float | None = None
 
     def resolved(self, model: Any = None, resume: bool = False) -> ResolvedConfig:
         """The settings the run trains with, every None filled in.
@@ -128,10 +133,10 @@ class TrainConfig:
                 raise ValueError(f"{checkpoint} holds a {saved['kind']} run, not a {config.model}")
             config = config.override(saved["config"])
         defaults: dict[str, Any] = {
+            **ADDED_SETTINGS,  # below the family's: a family may set an added one
             **DEFAULTS[FAMILY[config.model]],
             "dataset": "mnist",
             "seed": 0,
-            **ADDED_SETTINGS,
         }
         values = {
             k: (defaults[k] if v is None and k in defaults else v)
@@ -160,6 +165,14 @@ class TrainConfig:
         real_number(self.lr_d, "TrainConfig: lr_d (--lr-d)", 0.0, low_open=True)
         real_number(self.label_smoothing, "TrainConfig: label_smoothing", 0.0, 1.0)
         real_number(self.instance_noise, "TrainConfig: instance_noise", 0.0)
+        real_number(
+            self.lr_decay_start,
+            "TrainConfig: lr_decay_start (--lr-decay-start)",
+            0.0,
+            1.0,
+            False,
+            False,
+        )
         if len(self.betas or ()) != 2:
             raise ValueError(f"TrainConfig: betas must be a pair (beta1, beta2), not {self.betas}")
         for index, beta in enumerate(self.betas or ()):
@@ -232,3 +245,17 @@ class ResolvedConfig(TrainConfig):
     binarize: str
     label_smoothing: float
     instance_noise: float
+    lr_decay_start: float
+
+
+def learning_rate_factor(step: int, total: int, decay_start: float) -> float:
+    """The schedule: lr_t = lr * factor at step t (1-based) of ``total`` steps.
+
+    Constant up to the fraction ``decay_start`` of the run, then linear down to 0 after the
+    last step: factor = min(1, (1 - f) / (1 - decay_start)) with f = (t - 1) / total, the
+    fraction of the run done before step t. ``decay_start`` 1 keeps the rate constant.
+    """
+    done = (step - 1) / total
+    if decay_start >= 1.0 or done < decay_start:
+        return 1.0
+    return max(0.0, (1.0 - done) / (1.0 - decay_start))

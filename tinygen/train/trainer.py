@@ -45,7 +45,7 @@ from tinygen.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from tinygen.train.config import ResolvedConfig, TrainConfig
+from tinygen.train.config import ResolvedConfig, TrainConfig, learning_rate_factor
 from tinygen.train.logging import MetricsLog
 
 
@@ -156,6 +156,7 @@ class Trainer:
             else build_model(config.model, z_dim=config.z_dim, **config.model_options)
         )
         self.optimizers = self.make_optimizers()
+        self.base_lr = {name: optimizer.lr for name, optimizer in self.optimizers.items()}
         parallel.reduce_before_step(self.optimizers, self.loss_reduction)
         images, labels = (
             data if data is not None else load_split(config.dataset, "train", config.limit)
@@ -217,6 +218,13 @@ class Trainer:
         return self.model.decode_images(z.astype(np.float32), grid_labels(self.model)).numpy()
 
     # ----- the loop ---------------------------------------------------------------------------
+    def schedule_learning_rates(self) -> None:
+        """Set every optimizer's lr for this step (``config.lr_decay_start``'s schedule)."""
+        total = self.config.epochs * len(self.loader)
+        factor = learning_rate_factor(self.step, total, self.config.lr_decay_start)
+        for name, optimizer in self.optimizers.items():
+            optimizer.lr = self.base_lr[name] * factor
+
     def check_finite(
         self, name: str, value: float, applied: str = "that step was not applied"
     ) -> float:
@@ -345,6 +353,7 @@ class Trainer:
         self.model.train()
         for batch in self.loader:
             self.step += 1
+            self.schedule_learning_rates()
             with self.parallel.step(self.loader.share):  # this rank's rows of the batch
                 values = self.parallel.agree(self.train_step(batch))
             for key, value in values.items():
