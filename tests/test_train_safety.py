@@ -186,9 +186,7 @@ def test_a_diverged_trainer_goes_on_only_from_its_checkpoint(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-def test_a_trainer_diverged_before_any_checkpoint_must_be_rebuilt(
-    tmp_path, monkeypatch, compiled
-):
+def test_a_trainer_diverged_before_any_checkpoint_must_be_rebuilt(tmp_path, monkeypatch, compiled):
     trainer = trainer_for("cgan", tmp_path, 1, synthetic_digits(96), compiled=compiled)
     nan_generator_loss_at(monkeypatch, 2, compiled)
     with pytest.raises(TrainingDiverged, match="no checkpoint of this run"):
