@@ -14,6 +14,8 @@ import pytest
 from helpers import parameters_of, synthetic_digits
 from test_train import SMALL
 
+import tinygen
+from tinygen import nn
 from tinygen.fastpath import fast_path
 from tinygen.train import TrainConfig, make_trainer
 
@@ -89,3 +91,61 @@ def test_tinygen_compile_0_runs_the_trainers_step_eagerly(tmp_path, monkeypatch)
     monkeypatch.setenv("TINYGEN_COMPILE", "0")
     trainer, steps = run("vae", tmp_path, compiled=True, epochs=1)
     assert len(steps) == 3 and not trainer.run_step.tapes
+
+
+def test_the_cli_switch_turns_compile_off(tmp_path, monkeypatch):
+    from tinygen import cli
+
+    made = []
+    monkeypatch.setattr(cli, "make_trainer", lambda config, **kwargs: made.append(kwargs) or 1 / 0)
+    for flags in ([], ["--no-compile"]):  # stopped (an error, exit code 1) once it is asked for
+        assert cli.main(["train", "vae", "--out", str(tmp_path), "--no-progress", *flags]) == 1
+    assert [kwargs["compiled"] for kwargs in made] == [True, False]
+
+
+# ----- tinygen.compile.check_finite ---------------------------------------------------------
+def small_step(check=None):
+    """A Linear + Adam step whose loss check_finite guards; returns (step, layer, optimizer)."""
+    tinygen.manual_seed(0)
+    layer = nn.Linear(3, 1)
+    optimizer = tinygen.optim.Adam(layer.parameters(), lr=0.1)
+
+    @tinygen.compile
+    def step(x):
+        loss = layer(x).sum()
+        tinygen.compile.check_finite(loss, "loss", check)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step, layer, optimizer
+
+
+def test_check_finite_stops_a_replay_before_the_optimizer_step():
+    step, layer, optimizer = small_step()
+    ones = tinygen.tensor(np.ones((2, 3), np.float32))
+    step(ones), step(ones)  # the trace, then a replay
+    weight = layer.weight.numpy().copy()
+    with pytest.raises(FloatingPointError, match="loss became nan"):
+        step(ones * float("nan"))  # the same signature: a replay
+    assert len(step.tapes) == 1 and optimizer.steps == 2
+    np.testing.assert_array_equal(layer.weight.numpy(), weight)  # not updated
+    step(ones)  # the tape still works after a stopped replay
+    assert optimizer.steps == 3
+
+
+def test_check_finite_calls_its_check_on_every_run_with_the_value():
+    seen = []
+    step, _, _ = small_step(lambda name, value: seen.append((name, value)))
+    losses = [step(tinygen.tensor(np.full((2, 3), k, np.float32))).item() for k in range(3)]
+    assert [name for name, _ in seen] == ["loss"] * 3
+    assert [value for _, value in seen] == losses  # each call's own loss, not the trace's
+
+
+def test_check_finite_eagerly_and_its_errors():
+    tinygen.compile.check_finite(tinygen.tensor(1.0))  # finite: nothing happens
+    with pytest.raises(FloatingPointError, match="loss_g became inf"):
+        tinygen.compile.check_finite(tinygen.tensor(float("inf")), "loss_g")
+    with pytest.raises(ValueError, match="one-element Tensor.*t.sum()"):
+        tinygen.compile.check_finite(tinygen.tensor(np.zeros(3, np.float32)))
