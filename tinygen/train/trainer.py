@@ -4,7 +4,8 @@ What lives here: ``Trainer`` (the loop: batches, a tqdm bar with losses and time
 per-step JSONL metrics, NaN/inf checks, a checkpoint + sample grid + loss curve every epoch,
 resume), ``TrainingDiverged`` and ``RunWriteError``. What does not: the settings
 (``config.py``) and one optimisation step of a model family (``vae_trainer.py``,
-``gan_trainer.py``).
+``gan_trainer.py``), which runs under ``tinygen.compile`` by default (``run_step``: traced
+once per batch shape, then replayed; its NaN checks are ``guard``s that every replay runs).
 
 What is never lost: a checkpoint is written only when every parameter and optimiser buffer
 is finite, so the last one on disk is always one to continue from. A NaN loss, a parameter
