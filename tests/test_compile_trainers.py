@@ -12,10 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import parameters_of, synthetic_digits
+from test_distributed import SumOfCopies
 from test_train import SMALL
 
 import tinygen
-from tinygen import nn
+from tinygen import distributed, nn
+from tinygen.distributed.world import World, set_world
 from tinygen.fastpath import fast_path
 from tinygen.train import TrainConfig, make_trainer
 
@@ -149,3 +151,39 @@ def test_check_finite_eagerly_and_its_errors():
         tinygen.compile.check_finite(tinygen.tensor(float("inf")), "loss_g")
     with pytest.raises(ValueError, match="one-element Tensor.*t.sum()"):
         tinygen.compile.check_finite(tinygen.tensor(np.zeros(3, np.float32)))
+
+
+@pytest.fixture
+def three_ranks():
+    """A world of three ranks whose gradients are all alike (``SumOfCopies``)."""
+    comm = SumOfCopies(3)
+    set_world(World(rank=0, size=3, comm=comm))
+    yield comm
+    set_world(None)
+
+
+def test_a_data_parallel_optimizer_step_is_replayed_with_its_all_reduce(three_ranks):
+
+    weights = {}
+    for compiled in (False, True):
+        tinygen.manual_seed(0)
+        layer = nn.Linear(3, 2)
+        optimizer = tinygen.optim.SGD(layer.parameters(), lr=0.1)
+        parallel = distributed.DataParallel()  # three ranks (a fake world): step() reduces first
+        parallel.reduce_before_step({"sgd": optimizer}, "mean")
+
+        def step(x, layer=layer, optimizer=optimizer):
+            loss = layer(x).sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+
+        run = tinygen.compile(step, enabled=compiled)
+        for k in range(3):
+            with parallel.step((0, 2, 6)):  # this rank: 2 of the batch's 6 rows
+                run(tinygen.tensor(np.full((2, 3), k + 1.0, np.float32)))
+        assert len(run.tapes) == int(compiled)
+        weights[compiled] = layer.weight.numpy().copy()
+    assert len(three_ranks.calls) == 6  # every call reduced, the replays too
+    np.testing.assert_array_equal(weights[True], weights[False])  # and stepped
