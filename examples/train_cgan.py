@@ -11,6 +11,7 @@ Read it top to bottom; the training loop is written out here:
      drawn from a moving average of G's weights (decay 0.999), 20 epochs;
   2. training: per batch one D step (zero_grad, backward, step on D's Adam) and one G step
      with D frozen (the same on G's Adam), each loss the model's own (tinygen/models/gan.py),
+     the two written as one function under @tinygen.compile (traced once, then replayed);
      then the moving average of G follows; at the end the model goes to
      runs/cgan/checkpoint.npz;
   3. sampling: 1000 digits of each class from the final (averaged) generator, saved as
@@ -73,42 +74,54 @@ optimizer_d = trainer.optimizers["discriminator"]
 optimizer_g = trainer.optimizers["generator"]
 per_class = 10 if args.smoke else 1000
 
-# 2. Training: the two-player game, one D step and one G step per batch.
+# 2. Training: the two-player game, one D step and one G step per batch. The step is a
+# function under @tinygen.compile: its first call runs it eagerly while a tracer writes down
+# every op, backward and Adam update; later calls replay that record on the new batch
+# (docs/compile.md). So it takes Tensors (sigma too: it changes every step), reads no value
+# to Python inside (the losses come back as Tensors, read after the call), and checks each
+# loss with tinygen.compile.check_finite, which every replay runs again at its place: a NaN
+# or inf loss raises the trainer's TrainingDiverged before the update after it is applied.
+# TINYGEN_COMPILE=0 runs the same function eagerly, with the same numbers.
+target = 1.0 - trainer.config.label_smoothing  # the recipe's one-sided label smoothing
+
+
+@tinygen.compile
+def train_step(real, real_labels, sigma):  # (64, 784) in [-1, 1], (64,) labels, 0-d sigma
+    fake_labels = backend.rng().integers(0, model.num_classes, real.shape[0])  # y'
+    fake = model.generate(model.noise(real.shape[0]), fake_labels)  # G(z, y'), with graph
+    if trainer.config.instance_noise:  # the recipe's noise on what D sees, annealed to 0
+        real, fake = trainer.noisy(real, sigma), trainer.noisy(fake, sigma)
+
+    # D step: tell real from fake and name the class; fake is detached inside the loss
+    loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels, target)
+    tinygen.compile.check_finite(loss_d, "loss_d", trainer.check_finite)
+    optimizer_d.zero_grad()
+    loss_d.backward()
+    optimizer_d.step()
+
+    # G step: fool the updated D and be read as y'; D frozen, the gradient flows through it
+    model.discriminator.requires_grad_(False)
+    loss_g = model.generator_loss(fake, fake_labels)
+    tinygen.compile.check_finite(loss_g, "loss_g", trainer.check_finite)
+    optimizer_g.zero_grad()
+    loss_g.backward()
+    optimizer_g.step()
+    model.discriminator.requires_grad_(True)
+    return loss_d, loss_g, stats  # Tensors: D's loss, G's loss, mean D(x) and D(G(z))
+
+
 start = time.perf_counter()
 for epoch in range(1, trainer.config.epochs + 1):
     bar = tqdm(loader, desc=f"cgan epoch {epoch}/{trainer.config.epochs}", unit="step")
     for real, real_labels in bar:  # real: (64, 784) in [-1, 1]; labels (64,)
         trainer.step += 1
         trainer.schedule_learning_rates()  # lr of both Adams: constant, then down to 0
-        fake_labels = backend.rng().integers(0, model.num_classes, real.shape[0])
-        fake = model.generate(model.noise(real.shape[0]), fake_labels)  # G(z, y'), with graph
-
-        # the recipe's options (off by default): instance noise on what D sees, annealed to 0,
-        # and one-sided label smoothing (D's target for real images 1 - s)
-        sigma = trainer.noise_level()
-        real, fake = trainer.noisy(real, sigma), trainer.noisy(fake, sigma)
-        target = 1.0 - trainer.config.label_smoothing
-
-        # D step: tell real from fake and name the class; fake is detached inside the loss
-        loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels, target)
-        trainer.check_finite("loss_d", loss_d.item())
-        optimizer_d.zero_grad()
-        loss_d.backward()
-        optimizer_d.step()
-
-        # G step: fool the updated D and be read as y'; D frozen, the gradient flows through it
-        model.discriminator.requires_grad_(False)
-        loss_g = model.generator_loss(fake, fake_labels)
-        trainer.check_finite("loss_g", loss_g.item())
-        optimizer_g.zero_grad()
-        loss_g.backward()
-        optimizer_g.step()
-        model.discriminator.requires_grad_(True)
+        sigma = tinygen.tensor(np.float32(trainer.noise_level()))  # sigma_t of this step
+        loss_d, loss_g, stats = train_step(real, real_labels, sigma)
         model.update_ema()  # the moving average of G's weights, which the samples come from
-
         if trainer.step % 20 == 0:
             bar.set_postfix(loss_d=f"{loss_d.item():.3g}", loss_g=f"{loss_g.item():.3g}", **{
-                k: f"{v:.2f}" for k, v in stats.items()})  # fmt: skip
+                k: f"{v.item():.2f}" for k, v in stats.items()})  # fmt: skip
     trainer.epoch = epoch
 minutes = (time.perf_counter() - start) / 60
 print(f"training: {trainer.epoch} epochs, {trainer.step} steps, {minutes:.1f} min")

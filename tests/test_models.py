@@ -120,7 +120,7 @@ def test_discriminator_loss_gives_no_gradient_to_the_generator():
     loss, stats = model.discriminator_loss(real, model.generate(model.noise(4)))
     loss.backward()
     assert all(p.grad is None for p in model.generator.parameters())
-    assert 0 < stats["d_real"] < 1 and 0 < stats["d_fake"] < 1
+    assert 0 < stats["d_real"].item() < 1 and 0 < stats["d_fake"].item() < 1
     np.testing.assert_allclose(loss.item(), 2 * np.log(2), atol=0.3)  # untrained D: ~log 4
 
 

@@ -99,10 +99,59 @@ def test_a_checkpoint_with_nan_parameters_is_refused_for_sampling_and_resuming(t
         trainer.fit(resume=True)
 
 
+# ----- the NaN checks of a compiled step (the trainers' default) ---------------------------
+@pytest.mark.parametrize(("kind", "loss_name"), [("vae", "loss"), ("cgan", "loss_d")])
+def test_a_nan_batch_stops_a_replayed_step_before_its_update(kind, loss_name, tmp_path):
+    trainer = trainer_for(kind, tmp_path, 3, synthetic_digits(96))  # 3 steps per epoch
+    plain_step = trainer.train_step
+
+    def poisoned(batch):  # the batch is the compiled step's input: a replay reads it afresh
+        if trainer.step == 5:
+            batch = (batch[0] * float("nan"), *batch[1:])
+        return plain_step(batch)
+
+    trainer.train_step = poisoned
+    with pytest.raises(TrainingDiverged) as caught:
+        trainer.fit()
+    error = caught.value
+    assert (error.loss_name, error.step, error.epoch) == (loss_name, 5, 2)
+    assert f"{loss_name} became nan at step 5 (epoch 2, batch 2)" in str(error)
+    assert "that step was not applied" in str(error)
+    assert len(trainer.run_step.tapes) == 1  # traced at step 1: step 5 was a replay
+    assert {opt.steps for opt in trainer.optimizers.values()} == {4}  # the update never ran
+    for value in parameters_of(trainer.model).values():
+        assert np.all(np.isfinite(value))
+    assert load_checkpoint(error.checkpoint)["step"] == 3
+    trainer_for(kind, tmp_path, 2, synthetic_digits(96)).fit(resume=True)  # it resumes
+
+
 # ----- case 2: the GAN step stopped between D's update and G's -----------------------------
-def test_a_nan_generator_loss_says_the_discriminator_step_was_applied(tmp_path, monkeypatch):
-    trainer = trainer_for("cgan", tmp_path, 3, synthetic_digits(96))  # 3 steps per epoch
-    plant_nan(monkeypatch, ACGAN, "generator_loss", at_call=5)
+def nan_generator_loss_at(monkeypatch, step, compiled):
+    """Make loss_g, not loss_d, NaN at ``step``.
+
+    Eager: patch ``generator_loss``. Compiled: a replay never calls a patched model method
+    again, so put a NaN in D's first weight right after D's update of that step (the Adam
+    steps alternate D, G: D's k-th is the (2k - 1)-th); the replay reads it.
+    """
+    if compiled:
+        spoil_after(monkeypatch, 2 * step - 1, lambda adam: adam.params[0].data.fill(np.nan))
+    else:
+        plant_nan(monkeypatch, ACGAN, "generator_loss", at_call=step)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_nan_generator_loss_says_the_discriminator_step_was_applied(
+    tmp_path, monkeypatch, compiled
+):
+    trainer = trainer_for("cgan", tmp_path, 3, synthetic_digits(96), compiled=compiled)
+    nan_generator_loss_at(monkeypatch, 5, compiled)
+    generator_before = {}
+
+    def keep_generator(batch):  # G's parameters before each step
+        generator_before.update(parameters_of(trainer.model.generator))
+        return plain_step(batch)
+
+    plain_step, trainer.train_step = trainer.train_step, keep_generator
     with pytest.raises(TrainingDiverged) as caught:
         trainer.fit()
     message = str(caught.value)
@@ -111,14 +160,18 @@ def test_a_nan_generator_loss_says_the_discriminator_step_was_applied(tmp_path, 
     assert "the generator's was not" in message and "that step was not applied" not in message
     optimizers = trainer.optimizers
     assert (optimizers["discriminator"].steps, optimizers["generator"].steps) == (5, 4)  # true
+    for name, value in parameters_of(trainer.model.generator).items():  # G's update: not run
+        np.testing.assert_array_equal(value, generator_before[name], err_msg=name)
+    assert bool(trainer.run_step.tapes) == compiled
 
 
-def test_a_diverged_trainer_goes_on_only_from_its_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_diverged_trainer_goes_on_only_from_its_checkpoint(tmp_path, monkeypatch, compiled):
     data = synthetic_digits(96)
-    straight = trainer_for("cgan", tmp_path / "straight", 2, data)
+    straight = trainer_for("cgan", tmp_path / "straight", 2, data, compiled=compiled)
     straight.fit()
-    trainer = trainer_for("cgan", tmp_path / "run", 2, data)
-    plant_nan(monkeypatch, ACGAN, "generator_loss", at_call=5)
+    trainer = trainer_for("cgan", tmp_path / "run", 2, data, compiled=compiled)
+    nan_generator_loss_at(monkeypatch, 5, compiled)
     with pytest.raises(TrainingDiverged):
         trainer.fit()
     monkeypatch.undo()
@@ -132,9 +185,10 @@ def test_a_diverged_trainer_goes_on_only_from_its_checkpoint(tmp_path, monkeypat
         np.testing.assert_array_equal(value, expected[name], err_msg=name)
 
 
-def test_a_trainer_diverged_before_any_checkpoint_must_be_rebuilt(tmp_path, monkeypatch):
-    trainer = trainer_for("cgan", tmp_path, 1, synthetic_digits(96))
-    plant_nan(monkeypatch, ACGAN, "generator_loss", at_call=2)
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_trainer_diverged_before_any_checkpoint_must_be_rebuilt(tmp_path, monkeypatch, compiled):
+    trainer = trainer_for("cgan", tmp_path, 1, synthetic_digits(96), compiled=compiled)
+    nan_generator_loss_at(monkeypatch, 2, compiled)
     with pytest.raises(TrainingDiverged, match="no checkpoint of this run"):
         trainer.fit()
     monkeypatch.undo()

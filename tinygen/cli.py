@@ -112,6 +112,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--limit", type=count(), help="train on the first N images only (smoke)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or epoch lines")
+    parser.add_argument(
+        "--no-compile", action="store_true", help="run the step eagerly, not traced and replayed"
+    )
     vae = parser.add_argument_group("vae and cvae only")
     vae.add_argument(
         "--objective", choices=OBJECTIVES, help="elbo (default) or iwae: the K-sample bound L_K"
@@ -176,7 +179,7 @@ def run_train(args: argparse.Namespace) -> int:
         instance_noise=args.instance_noise,
         lr_decay_start=args.lr_decay_start,
     ).resolved(resume=args.resume)  # with --resume: the run's own settings, unless given
-    trainer = make_trainer(config, progress=not args.no_progress)
+    trainer = make_trainer(config, progress=not args.no_progress, compiled=not args.no_compile)
     try:
         summaries = trainer.fit(resume=args.resume, overwrite=args.overwrite)
     except KeyboardInterrupt:  # say what is on disk: the last checkpoint, or none

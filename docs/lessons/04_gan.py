@@ -104,7 +104,8 @@ def train(lr_d, lr_g, betas, seed=0):
 
             model.discriminator.requires_grad_(False)  # D frozen
             loss_g = model.generator_loss(fake)  # non-saturating: mean softplus(-d(G(z)))
-            row = {"step": step, "loss_d": loss_d.item(), "loss_g": loss_g.item(), **stats}
+            row = {"step": step, "loss_d": loss_d.item(), "loss_g": loss_g.item()}
+            row.update({name: value.item() for name, value in stats.items()})  # D(x), D(G(z))
             if step % 10 == 0:
                 logits, _ = model.discriminate(fake)
                 saturating = -logits.softplus().mean()  # mean log(1 - D(G(z)))
@@ -156,7 +157,7 @@ logits, _ = fresh.discriminate(fake)
 g_params = fresh.generator.parameters()
 saturating = grad_norm(-logits.softplus().mean(), g_params)
 non_saturating = grad_norm(fresh.generator_loss(fake), g_params)
-print(f"after {d_steps} D-only steps: D(G(z)) = {stats['d_fake']:.4f}")
+print(f"after {d_steps} D-only steps: D(G(z)) = {stats['d_fake'].item():.4f}")
 print(f"|grad G| saturating {saturating:.3g}, non-saturating {non_saturating:.3g} "
       f"(ratio {non_saturating / saturating:.1f})")  # fmt: skip
 

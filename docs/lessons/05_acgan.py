@@ -116,7 +116,7 @@ while step < STEPS:
         if step % 500 == 0 or step == STEPS:
             print(
                 f"step {step}: L_D {loss_d.item():.3f}  L_G {loss_g.item():.3f}  "
-                f"D(x) {stats['d_real']:.2f}  D(G(z)) {stats['d_fake']:.2f}"
+                f"D(x) {stats['d_real'].item():.2f}  D(G(z)) {stats['d_fake'].item():.2f}"
             )
         if step == STEPS:
             break

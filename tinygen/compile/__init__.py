@@ -18,6 +18,8 @@ pairs fused into one kernel, gradients nobody reads not computed, buffers reused
 What a replay cannot see is refused while tracing (``traced.py``): Python reading a
 tensor's value (``.item()``, ``bool(t)``, ``.numpy()``, ``float(t.data)``), arrays computed
 from tensor values outside the ops, draws from NumPy's own generator, double backward.
+A loss that must be finite before the optimizer step is checked with
+``check_finite(loss)`` (``guard.py``), which every replay runs again at its place.
 ``TINYGEN_COMPILE=0`` or ``compile(fn, enabled=False)`` runs the function eagerly.
 ``docs/compile.md`` tells the whole story.
 """
@@ -27,10 +29,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tinygen.compile.guard import check_finite
 from tinygen.compile.step import PASSES, CompiledStep, compile_enabled
 from tinygen.compile.traced import CompileError
 
-__all__ = ["PASSES", "CompileError", "CompiledStep", "compile", "compile_enabled"]
+__all__ = ["PASSES", "CompileError", "CompiledStep", "check_finite", "compile", "compile_enabled"]
 
 
 def compile(  # noqa: A001 - the public name, as torch.compile
@@ -57,3 +60,6 @@ def compile(  # noqa: A001 - the public name, as torch.compile
     if fn is None:
         return lambda f: CompiledStep(f, enabled=enabled, passes=passes)
     return CompiledStep(fn, enabled=enabled, passes=passes)
+
+
+compile.check_finite = check_finite  # type: ignore[attr-defined]  # tinygen.compile.check_finite

@@ -59,6 +59,19 @@ def replayed_call(kind: str, fn: Callable, args: tuple, leaves: list[Tensor]) ->
     return _tracers[-1].call(kind, fn, args, list(leaves))
 
 
+def guard(kind: str, fn: Callable[[Tensor], Any], tensor: Tensor) -> Any:
+    """Run ``fn(tensor)``; while tracing, record it as a ``Call`` on the tensor's slot.
+
+    For a check that reads a value the step computed (``check_finite``): a replay runs
+    ``fn`` again on that replay's value, at the same point of the step.
+    """
+    if not _tracers:
+        return fn(tensor)
+    tracer = _tracers[-1]
+    tracer.use(tensor, kind)  # a slot (followed on every replay) or a constant
+    return tracer.call(kind, fn, (tensor,), [])
+
+
 _READS = ("item", "numpy", "tolist", "__bool__", "__array__")
 
 

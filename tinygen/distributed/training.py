@@ -88,13 +88,12 @@ class DataParallel:
         if loss_reduction not in ("sum", "mean"):
             raise ValueError(f"loss_reduction must be 'sum' or 'mean', not {loss_reduction!r}")
         for optimizer in optimizers.values():
-            plain_step = optimizer.step
 
-            def step(optimizer: Any = optimizer, plain_step: Any = plain_step) -> None:
+            def step(optimizer: Any = optimizer) -> None:
                 start, stop, rows = self.share
                 weight = 1.0 if loss_reduction == "sum" else (stop - start) / rows
                 all_reduce_gradients(optimizer.params, weight)
-                plain_step()
+                type(optimizer).step(optimizer)  # looked up now: tinygen.compile records it
 
             optimizer.step = step  # an instance attribute: only this optimiser reduces
 

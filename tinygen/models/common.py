@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 import tinygen
-from tinygen import nn
+from tinygen import backend, nn
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
 
@@ -57,14 +57,18 @@ def labels_array(labels: Any, n: int, num_classes: int) -> np.ndarray:
         ValueError: a label that is not a whole number (e.g. 3.5), the shape is not (n,), or
             a label is out of range.
     """
-    array = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
+    # a view of the labels' memory where it can be (not .numpy() nor a copy): inside
+    # tinygen.compile they stay the step's input, which every replay refills
+    array = backend.to_numpy(labels.data) if isinstance(labels, Tensor) else np.asarray(labels)
     if array.dtype.kind == "f":  # e.g. a float Tensor of labels: fine if every one is whole
         bad = array[~(np.isfinite(array) & (array == np.round(array)))]
         if bad.size:
             raise ValueError(f"labels must be whole class ids, got {bad.reshape(-1)[:3].tolist()}")
     elif array.dtype.kind not in "iu":
         raise ValueError(f"labels must be integer class ids, not {array.dtype} values")
-    array = np.full(n, int(array), np.int64) if array.ndim == 0 else array.astype(np.int64)
+    if array.ndim == 0:
+        array = np.full(n, int(array), np.int64)
+    array = array.astype(np.int64, copy=False)
     if array.shape != (n,):
         raise ValueError(f"expected {n} labels, got shape {array.shape}")
     if array.size and (array.min() < 0 or array.max() >= num_classes):

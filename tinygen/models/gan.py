@@ -161,7 +161,7 @@ class GAN(nn.Module):
         real_labels: Any = None,
         fake_labels: Any = None,
         real_target: float = 1.0,
-    ) -> tuple[Tensor, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """L_D, averaged over the batch, with D's diagnostics; G gets no gradient.
 
         Real and fake rows go through D as one batch of 2B (D has no batch statistics, so
@@ -180,7 +180,9 @@ class GAN(nn.Module):
             real_target: the target of real images, in (0, 1] (1: no smoothing).
 
         Returns:
-            (loss, stats): stats has "d_real" = mean D(x) and "d_fake" = mean D(G(z)).
+            (loss, stats): stats has "d_real" = mean D(x) and "d_fake" = mean D(G(z)), as
+            one-element Tensors without a graph (read them with ``.item()``; so that the loss
+            can run inside ``tinygen.compile``, where Python may not read values).
         """
         n = real.shape[0]
         if fake.shape[0] != n:
@@ -193,15 +195,15 @@ class GAN(nn.Module):
         # mean over the reals + mean over the fakes = (sum over all 2B rows) / B
         loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") * (1.0 / n)
         if class_logits is not None:  # the AC-GAN: D has a class head
-            labels = np.concatenate(
+            labels = tinygen.cat(  # an op (not np.concatenate): tinygen.compile follows it
                 [
-                    labels_array(real_labels, n, self.num_classes),
-                    labels_array(fake_labels, n, self.num_classes),
+                    Tensor._wrap(labels_array(real_labels, n, self.num_classes)),
+                    Tensor._wrap(labels_array(fake_labels, n, self.num_classes)),
                 ]
             )
             loss = loss + F.cross_entropy(class_logits, labels, reduction="sum") * (1.0 / n)
-        probs = logits.detach().sigmoid().data  # sigmoid without overflow
-        stats = {"d_real": float(probs[:n].mean()), "d_fake": float(probs[n:].mean())}
+        probs = logits.detach().sigmoid()  # sigmoid without overflow
+        stats = {"d_real": probs[:n].sum() / n, "d_fake": probs[n:].sum() / n}  # as np.mean
         return loss, stats
 
     def generator_loss(self, fake: Tensor, fake_labels: Any = None) -> Tensor:

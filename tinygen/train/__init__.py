@@ -27,7 +27,7 @@ def make_trainer(config: TrainConfig, **kwargs: Any) -> Trainer:
         config: the run's settings (``TrainConfig.resolved`` fills in the rest; with
             ``model`` given, its kind and z_dim).
         **kwargs: passed on to the trainer (``model``, ``data``, ``valid_data``, ``progress``,
-            ``pictures``).
+            ``pictures``, ``compiled``).
     """
     config = config.resolved(kwargs.get("model"))
     return TRAINERS[FAMILY[config.model]](config, **kwargs)

@@ -21,6 +21,8 @@ balanced, d_real -> 1 and d_fake -> 0 means D is winning.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 import tinygen
@@ -61,9 +63,14 @@ class GANTrainer(Trainer):
         total = self.config.epochs * len(self.loader)
         return self.config.instance_noise * max(0.0, 1.0 - (self.step - 1) / total)
 
-    def noisy(self, images: tinygen.Tensor, sigma: float) -> tinygen.Tensor:
-        """images + sigma * N(0, I) (the graph into G is kept); images when sigma is 0."""
-        return images + tinygen.randn(*images.shape) * sigma if sigma else images
+    def noisy(self, images: tinygen.Tensor, sigma: float | tinygen.Tensor) -> tinygen.Tensor:
+        """images + sigma * N(0, I) (the graph into G is kept); images when sigma is 0.
+
+        A Tensor sigma (a 0-d one, the compiled step's input) always adds the noise.
+        """
+        if isinstance(sigma, tinygen.Tensor) or sigma:
+            return images + tinygen.randn(*images.shape) * sigma
+        return images
 
     def prepare_images(self, images: np.ndarray, owned: bool) -> np.ndarray:
         """[0, 1] -> [-1, 1] (in place when the array is the trainer's own)."""
@@ -73,19 +80,25 @@ class GANTrainer(Trainer):
         return images
 
     def train_step(self, batch: tuple[tinygen.Tensor, ...]) -> dict[str, float]:
-        """One D step then one G step on the same fake batch."""
+        """One D step then one G step on the same fake batch (``step_tensors``), then the EMA."""
+        real_labels = batch[1] if self.model.conditional else None
+        sigma = tinygen.tensor(np.float32(self.noise_level()))  # an input: it changes per step
+        values = self.run_step(batch[0], real_labels, sigma)
+        self.model.update_ema()  # plain array updates, outside the compiled step
+        return {key: value.item() for key, value in values.items()}
+
+    def step_tensors(self, real: Any, real_labels: Any, sigma: Any) -> dict[str, tinygen.Tensor]:
+        """The D step and the G step; returns the losses and D's diagnostics as Tensors."""
         model = self.model
-        real = batch[0]
         n = real.shape[0]
-        real_labels = batch[1] if model.conditional else None
         fake_labels = backend.rng().integers(0, model.num_classes, n) if model.conditional else None
         fake = model.generate(model.noise(n), fake_labels)  # (B, 784), graph through G
-        sigma = self.noise_level()
-        real, fake = self.noisy(real, sigma), self.noisy(fake, sigma)  # what D sees
+        if self.config.instance_noise:  # what D sees: images + sigma_t N(0, I)
+            real, fake = self.noisy(real, sigma), self.noisy(fake, sigma)
 
         target = 1.0 - self.config.label_smoothing
         loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels, target)
-        value_d = self.check_finite("loss_d", loss_d.item())
+        self.guard("loss_d", loss_d)  # raises before D's update when loss_d is NaN/inf
         self.optimizers["discriminator"].zero_grad()
         loss_d.backward()
         self.optimizers["discriminator"].step()
@@ -93,11 +106,10 @@ class GANTrainer(Trainer):
         model.discriminator.requires_grad_(False)  # D frozen: no gradient for its weights
         try:
             loss_g = model.generator_loss(fake, fake_labels)
-            value_g = self.check_finite("loss_g", loss_g.item(), HALF_STEP)
+            self.guard("loss_g", loss_g, HALF_STEP)
             self.optimizers["generator"].zero_grad()
             loss_g.backward()
             self.optimizers["generator"].step()
         finally:
             model.discriminator.requires_grad_(True)
-        model.update_ema()
-        return {"loss_d": value_d, "loss_g": value_g, **stats}
+        return {"loss_d": loss_d, "loss_g": loss_g, **stats}

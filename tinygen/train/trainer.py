@@ -4,7 +4,8 @@ What lives here: ``Trainer`` (the loop: batches, a tqdm bar with losses and time
 per-step JSONL metrics, NaN/inf checks, a checkpoint + sample grid + loss curve every epoch,
 resume), ``TrainingDiverged`` and ``RunWriteError``. What does not: the settings
 (``config.py``) and one optimisation step of a model family (``vae_trainer.py``,
-``gan_trainer.py``).
+``gan_trainer.py``), which runs under ``tinygen.compile`` by default (``run_step``: traced
+once per batch shape, then replayed; its NaN checks are ``guard``s that every replay runs).
 
 What is never lost: a checkpoint is written only when every parameter and optimiser buffer
 is finite, so the last one on disk is always one to continue from. A NaN loss, a parameter
@@ -33,6 +34,7 @@ import numpy as np
 import tinygen
 from tinygen import backend, viz
 from tinygen.checks import whole_number
+from tinygen.compile import check_finite
 from tinygen.data import DataLoader, load_split
 from tinygen.distributed import DataParallel
 from tinygen.distributed.training import SilentLog
@@ -64,6 +66,9 @@ def checkpoint_note(checkpoint: Path | None, epoch: int | None) -> str:
     )
 
 
+APPLIED = "that step was not applied"  # what TrainingDiverged says of a step stopped whole
+
+
 class TrainingDiverged(RuntimeError):  # noqa: N818 - the name the issue and users know
     """A loss, a parameter or an optimiser buffer became NaN or infinite; training stopped.
 
@@ -85,7 +90,7 @@ class TrainingDiverged(RuntimeError):  # noqa: N818 - the name the issue and use
         batch: int,
         checkpoint: Path | None,
         checkpoint_epoch: int | None,
-        applied: str = "that step was not applied",
+        applied: str = APPLIED,
         when: str = "at",
     ) -> None:
         self.loss_name, self.value, self.step, self.epoch = loss_name, value, step, epoch
@@ -128,6 +133,9 @@ class Trainer:
             data set's valid split when ``data`` is not given, none otherwise).
         progress: show a tqdm bar (on a terminal) and print a line per epoch.
         pictures: write the sample grid and the loss curves every epoch.
+        compiled: run the step under ``tinygen.compile`` (traced once per batch shape, then
+            replayed; the default, on the CPU). False, or ``TINYGEN_COMPILE=0``, runs it
+            eagerly; with the fast path off both give the same bits.
     """
 
     loss_keys: tuple[str, ...] = ()  # the metrics plotted as loss curves
@@ -145,6 +153,7 @@ class Trainer:
         valid_data: tuple[np.ndarray, np.ndarray] | None = None,
         progress: bool = True,
         pictures: bool = True,
+        compiled: bool = True,
     ) -> None:
         self.config = config = config.resolved(model)
         self.parallel = parallel = DataParallel()  # one rank of N under mpirun: rank 0 writes
@@ -158,6 +167,8 @@ class Trainer:
         self.optimizers = self.make_optimizers()
         self.base_lr = {name: optimizer.lr for name, optimizer in self.optimizers.items()}
         parallel.reduce_before_step(self.optimizers, self.loss_reduction)
+        on_cpu = self.model.parameters()[0].device == "cpu"  # the tracer sees NumPy reads only
+        self.run_step = tinygen.compile(self.step_tensors, enabled=compiled and on_cpu)
         images, labels = (
             data if data is not None else load_split(config.dataset, "train", config.limit)
         )
@@ -198,8 +209,16 @@ class Trainer:
         """The training images as the model wants them (may work in place when owned)."""
         return np.asarray(images, np.float32)
 
+    def step_tensors(self, *inputs: Any) -> dict[str, tinygen.Tensor]:
+        """The step itself, on Tensors: losses, ``guard``s, backward, optimizer steps.
+
+        ``train_step`` calls it as ``self.run_step`` (compiled), so it must not read values
+        to Python; it returns the step's metrics as Tensors, read after the call.
+        """
+        raise NotImplementedError
+
     def train_step(self, batch: tuple[tinygen.Tensor, ...]) -> dict[str, float]:
-        """One optimisation step on a batch; returns the step's metrics."""
+        """One optimisation step on a batch (``run_step``); returns the step's metrics."""
         raise NotImplementedError
 
     def end_of_epoch_metrics(self) -> dict[str, float]:
@@ -225,9 +244,7 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             optimizer.lr = self.base_lr[name] * factor
 
-    def check_finite(
-        self, name: str, value: float, applied: str = "that step was not applied"
-    ) -> float:
+    def check_finite(self, name: str, value: float, applied: str = APPLIED) -> float:
         """Raise TrainingDiverged when a loss is NaN or infinite; return it otherwise.
 
         Args:
@@ -239,6 +256,19 @@ class Trainer:
         if not math.isfinite(value):
             raise self._diverged(name, value, self.loader.batch, applied)
         return value
+
+    def guard(
+        self, name: str, loss: tinygen.Tensor, applied: str = APPLIED, scale: float = 1.0
+    ) -> None:
+        """``check_finite`` inside the step: a NaN/inf loss raises TrainingDiverged here.
+
+        Compiled or eager, it runs where it is written, before the optimizer step after it
+        (``tinygen.compile.check_finite`` is replayed at its place on every call); the value
+        checked (and agreed on by data-parallel ranks) is the loss times ``scale``.
+        """
+        check_finite(
+            loss, name, lambda name, value: self.check_finite(name, value * scale, applied)
+        )
 
     def _diverged(
         self, name: str, value: float, batch: int, applied: str, when: str = "at"

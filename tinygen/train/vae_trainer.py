@@ -82,23 +82,26 @@ class VAETrainer(Trainer):
         }
 
     def train_step(self, batch: tuple[tinygen.Tensor, ...]) -> dict[str, float]:
-        """Forward, check the loss is finite, backward, Adam step."""
-        x = batch[0]
+        """One step (``step_tensors``); the losses are read after it, per image."""
         labels = batch[1] if self.model.conditional else None
-        per_image = 1.0 / x.shape[0]
+        per_image = 1.0 / batch[0].shape[0]
+        values = self.run_step(batch[0], labels)
+        return {key: value.item() * per_image for key, value in values.items()}
+
+    def step_tensors(self, x: tinygen.Tensor, labels: Any) -> dict[str, tinygen.Tensor]:
+        """Forward, check the loss is finite, backward, Adam step; the sums as Tensors."""
         if self.config.objective == "iwae":
             loss = -iwae_bound(self.model, x, self.config.k, labels).sum()
             parts = {}
         else:
             loss, reconstruction, kl = self.model.loss(x, labels)
-            parts = {"reconstruction": reconstruction.item() * per_image,
-                     "kl": kl.item() * per_image}  # fmt: skip
-        value = self.check_finite("loss", loss.item() * per_image)
+            parts = {"reconstruction": reconstruction, "kl": kl}
+        self.guard("loss", loss, scale=1.0 / x.shape[0])  # checks the value logged: per image
         optimizer = self.optimizers["vae"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        return {"loss": value, **parts}
+        return {"loss": loss, **parts}
 
     def end_of_epoch_metrics(self) -> dict[str, float]:
         """The mean loss per image on the validation data (the valid split, cut to ``limit``)."""
