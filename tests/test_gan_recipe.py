@@ -89,7 +89,7 @@ def test_the_recipe_is_the_gan_default_and_given_options_go_on_top():
     assert TrainConfig(model="vae").resolved().model_options == {}
     trainer = small_trainer("unused", 1, synthetic_digits(64), lr_d=3e-4)
     assert trainer.optimizers["discriminator"].lr == 3e-4
-    assert trainer.optimizers["generator"].lr == 2e-4
+    assert trainer.optimizers["generator"].lr == 4e-4
     dropouts = [m for m in trainer.model.discriminator if isinstance(m, nn.Dropout)]
     assert [m.p for m in dropouts] == [GAN_RECIPE["discriminator_dropout"]] * 2
     for bad in ({"label_smoothing": 1.5}, {"instance_noise": -0.1}, {"lr_d": 0.0}):

@@ -93,11 +93,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, help="training data (default mnist)")
     parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 20)")
     parser.add_argument("--batch-size", type=count(), help="default: VAE 128, GAN 64")
-    parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 2e-4)")
+    parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 4e-4)")
     parser.add_argument(
         "--lr-decay-start",
         type=float,
-        help="fraction of the run after which lr falls linearly to 0 (VAE 1: constant; GAN 0.5)",
+        help="fraction of the run after which lr falls linearly to 0 (default 1: constant)",
     )
     parser.add_argument("--z-dim", type=count(), help="latent size (default: VAE 20, GAN 100)")
     parser.add_argument("--seed", type=count(0), help="default 0")
