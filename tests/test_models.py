@@ -195,6 +195,36 @@ def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeyp
     np.testing.assert_array_equal(first.predict_proba(images), second.predict_proba(images))
 
 
+def test_a_corrupt_or_foreign_classifier_cache_is_retrained_not_trusted(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TINYGEN_CACHE", str(tmp_path))
+    monkeypatch.setitem(classifier_module.RECIPE, "channels", [2, 2])
+    monkeypatch.setitem(classifier_module.RECIPE, "features", 4)
+    monkeypatch.setattr(
+        "tinygen.data.load_split", lambda dataset, split, limit=None: synthetic_digits(20)
+    )
+    trained = []
+
+    def quick_fit(model, *args, **kwargs):  # stands in for the training: count the calls
+        trained.append(model)
+        return model.eval()
+
+    monkeypatch.setattr(classifier_module, "fit_classifier", quick_fit)
+    path = classifier_module.classifier_path("mnist")
+    assert path.name == "mnist-cnn-v3.npz"  # not the MLP ensemble's file name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an npz file")
+    classifier_module.load_or_train_classifier("mnist", verbose=False)
+    assert len(trained) == 1 and "unusable" in capsys.readouterr().err
+    classifier_module.load_or_train_classifier("mnist", verbose=False)
+    assert len(trained) == 1  # the file written by the retraining is read back
+    # another recipe, even one whose weights have the same shapes: trained again
+    monkeypatch.setitem(classifier_module.RECIPE, "epochs", classifier_module.RECIPE["epochs"] + 1)
+    classifier_module.load_or_train_classifier("mnist", verbose=False)
+    assert len(trained) == 2
+
+
 def test_random_shift_moves_pixels_without_losing_interior_ones():
     images = np.zeros((50, 784), np.float32)
     images[:, 14 * 28 + 14] = 1.0  # one bright pixel in the middle
