@@ -92,15 +92,27 @@ def test_conv2d_second_derivative_matches_finite_differences(shapes, seed):
     assert tg.gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, stride, padding), inputs)
 
 
-@settings(max_examples=10, deadline=None)
-@given(shapes=conv_settings(), seed=st.integers(0, 2**31 - 1))
-def test_float32_conv2d_with_fused_relu_matches_the_reference(shapes, seed):
-    # float32 takes the fused Numba kernel (bias + relu) where the fast path applies
+ACTIVATIONS = {
+    "relu": lambda y: np.maximum(y, 0),
+    "leaky_relu": lambda y: np.where(y > 0, y, 0.1 * y),  # the slope given below
+    "tanh": np.tanh,
+    "sigmoid": lambda y: 1 / (1 + np.exp(-y)),
+}
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    shapes=conv_settings(),
+    seed=st.integers(0, 2**31 - 1),
+    activation=st.sampled_from(sorted(ACTIVATIONS)),
+)
+def test_float32_conv2d_with_a_fused_activation_matches_the_reference(shapes, seed, activation):
+    # float32 takes the fused Numba kernel (bias + activation) where the fast path applies
     x, weight, bias = conv_inputs(shapes, seed, np.float32)
     stride, padding = shapes[2], shapes[3]
-    out = F.conv2d(x, weight, bias, stride, padding, activation="relu")
-    expected = np.maximum(
-        conv2d_reference(*(t.numpy() for t in (x, weight, bias)), stride, padding), 0
+    out = F.conv2d(x, weight, bias, stride, padding, activation=activation, slope=0.1)
+    expected = ACTIVATIONS[activation](
+        conv2d_reference(*(t.numpy() for t in (x, weight, bias)), stride, padding)
     )
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)

@@ -85,7 +85,8 @@ class Conv2d(Module):
         padding: zeros added on every side.
         bias: whether to add a learnt bias.
         activation: optionally fused into the same op ("relu", "leaky_relu", "tanh",
-            "sigmoid"; "leaky_relu" with slope 0.01).
+            "sigmoid").
+        slope: the negative slope of "leaky_relu".
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class Conv2d(Module):
         padding: int = 0,
         bias: bool = True,
         activation: str | None = None,
+        slope: float = 0.01,
     ) -> None:
         super().__init__()
         in_channels = whole_number(in_channels, "Conv2d: in_channels")
@@ -105,14 +107,16 @@ class Conv2d(Module):
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
         self.stride = whole_number(stride, "Conv2d: stride")
         self.padding = whole_number(padding, "Conv2d: padding", minimum=0)
-        self.activation = activation
+        self.activation, self.slope = activation, slope
         bound = 1.0 / math.sqrt(in_channels * k * k)
         self.weight = Parameter(_uniform((out_channels, in_channels, k, k), bound))
         self.bias = Parameter(_uniform((out_channels,), bound)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, in_channels, H, W) -> (N, out_channels, H_out, W_out)."""
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.activation)
+        return conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.activation, self.slope
+        )
 
     def extra_repr(self) -> str:
         """The channels, kernel, stride, padding and activation, for repr()."""

@@ -117,6 +117,7 @@ def conv2d(
     stride: int = 1,
     padding: int = 0,
     activation: str | None = None,
+    slope: float = 0.01,
 ) -> Tensor:
     """2-D cross-correlation (what deep learning calls convolution), as PyTorch's conv2d.
 
@@ -131,6 +132,7 @@ def conv2d(
         stride: the step between patches, in both directions.
         padding: zeros added on every side before the patches are cut.
         activation: optionally fused in the same op, as ``F.linear``'s ("relu", ...).
+        slope: the negative slope of "leaky_relu".
 
     Returns:
         (N, C_out, H_out, W_out) with H_out = (H + 2 padding - kH) // stride + 1 (W alike).
@@ -163,7 +165,7 @@ def conv2d(
     patches = Im2col.apply(x, kernel=(kh, kw), stride=stride, padding=padding)
     kernels = weight.transpose(0, 2, 3, 1).reshape(c_out, kh * kw * c_in)  # P's column order
     # (N H_out W_out, kH kW C) @ (kH kW C, C_out) + b: one matmul for every position
-    out = Linear.apply(patches, kernels, bias, activation=activation, slope=0.0)
+    out = Linear.apply(patches, kernels, bias, activation=activation, slope=slope)
     h_out, w_out = _output_size(h, kh, stride, padding), _output_size(w, kw, stride, padding)
     return out.reshape(n, h_out, w_out, c_out).transpose(0, 3, 1, 2)  # back to NCHW
 
