@@ -225,6 +225,13 @@ def test_a_corrupt_or_foreign_classifier_cache_is_retrained_not_trusted(
     assert len(trained) == 2
 
 
+def test_each_data_set_trains_by_its_recipe_and_caches_under_its_own_name():
+    assert classifier_module.recipe_for("mnist") == classifier_module.RECIPE
+    fashion = classifier_module.recipe_for("fashion-mnist")
+    assert fashion["shift"] == 0 and {**fashion, "shift": 2} == classifier_module.RECIPE
+    assert classifier_module.classifier_path("fashion-mnist").name == "fashion-mnist-cnn-v3.npz"
+
+
 def test_random_shift_moves_pixels_without_losing_interior_ones():
     images = np.zeros((50, 784), np.float32)
     images[:, 14 * 28 + 14] = 1.0  # one bright pixel in the middle
