@@ -18,8 +18,8 @@ Read it top to bottom; the training loop is written out here:
   3. sampling: 1000 digits of each class from the final (averaged) generator, saved as
      runs/cgan/samples.npz (images float32 (10000, 28, 28) in [0, 1], labels int64) and a
      10x10 grid runs/cgan/samples.png (row k = digit k);
-  4. scoring: the MNIST scoring classifier (an ensemble of MLPs trained with tinygen, cached
-     after its first run) reads the 10,000 samples: the label accuracy is the fraction it
+  4. scoring: the MNIST scoring classifier (a small CNN trained with tinygen, cached after
+     its first run) reads the 10,000 samples: the label accuracy is the fraction it
      assigns to the class asked for, the Frechet distance compares its features of the
      samples with those of the test digits (next to the same distance for real validation
      digits), the Inception score rewards confident and varied reads.

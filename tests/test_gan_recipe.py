@@ -1,5 +1,5 @@
 """The main job's GAN recipe: G's moving average, dropout in D, label smoothing, instance
-noise, two learning rates; and the stricter scoring classifier (ensemble, elastic shifts)."""
+noise, two learning rates."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 import tinygen
 from tinygen import nn
-from tinygen.metrics import classifier as classifier_module
 from tinygen.models import ACGAN, GAN
 from tinygen.train import TrainConfig, load_checkpoint, load_model, make_trainer, save_checkpoint
 from tinygen.train.config import DEFAULTS, GAN_RECIPE, learning_rate_factor
@@ -185,30 +184,6 @@ def test_smoothed_discriminator_loss_passes_gradcheck(rows, features, target, cl
             layer.weight = weight
 
     assert tinygen.gradcheck(loss, [weight])
-
-
-def test_elastic_deformation_with_no_strength_is_the_identity_and_moves_ink_otherwise():
-    images, _ = synthetic_digits(8)
-    rng = np.random.default_rng(0)
-    np.testing.assert_allclose(
-        classifier_module.elastic_deform(images, 0.0, 4.0, rng), images, atol=1e-6
-    )
-    warped = classifier_module.elastic_deform(images, 24.0, 4.0, rng)
-    assert warped.shape == images.shape and warped.dtype == np.float32
-    assert np.abs(warped - images).mean() > 0.01  # pixels moved
-    assert abs(warped.sum() - images.sum()) < 0.2 * images.sum()  # ink mostly kept
-
-
-def test_the_ensemble_averages_its_members_and_sets_their_features_side_by_side():
-    tinygen.manual_seed(0)
-    ensemble = classifier_module.ClassifierEnsemble(members=2, hidden=(8, 6))
-    images, _ = synthetic_digits(5)
-    probs = [member.predict_proba(images) for member in ensemble.classifiers]
-    np.testing.assert_allclose(ensemble.predict_proba(images), (probs[0] + probs[1]) / 2)
-    np.testing.assert_allclose(ensemble.predict_proba(images).sum(axis=1), 1.0, rtol=1e-5)
-    features = ensemble.features(images)
-    assert features.shape == (5, 12)
-    np.testing.assert_array_equal(features[:, 6:], ensemble.classifiers[1].features(images))
 
 
 def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, monkeypatch):

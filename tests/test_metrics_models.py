@@ -164,7 +164,7 @@ def small_classifier():
     state = backend.rng_state()
     tinygen.manual_seed(0)
     images, labels = load_split("mnist", "train", limit=4000)
-    model = MNISTClassifier((128,), dropout=0.0)
+    model = MNISTClassifier(channels=(8, 16), features=64, dropout=0.0)
     fit_classifier(model, images, labels, 2, 100, 2e-3, seed=0, verbose=False)
     test_images, test_labels = load_split("mnist", "test", limit=2000)
     model.test_accuracy = model.accuracy(test_images, test_labels)

@@ -157,23 +157,23 @@ def test_gan_discriminator_learns_on_real_data(kind, mnist_subset):
 def test_classifier_learns_and_exposes_probabilities_and_features():
     tinygen.manual_seed(0)
     images, labels = synthetic_digits(600)
-    model = MNISTClassifier()
-    classifier_module.fit_classifier(model, images[:500], labels[:500], 2, 50, 1e-3, 0, False)
+    model = MNISTClassifier(channels=(8, 16), features=32)  # the recipe's CNN, narrower
+    classifier_module.fit_classifier(model, images[:500], labels[:500], 3, 50, 3e-3, 0, False)
     probs = model.predict_proba(images[500:].reshape(-1, 28, 28))
     assert probs.shape == (100, 10) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(model.predict_proba(images[500:].reshape(-1, 1, 28, 28)), probs)
     assert model.accuracy(images[500:], labels[500:]) > 0.95
-    assert model.features(images[:7]).shape == (7, 256)
+    assert model.features(images[:7]).shape == (7, 32)
     assert model.training is False
 
 
 def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TINYGEN_CACHE", str(tmp_path))
-    monkeypatch.setitem(classifier_module.RECIPE, "epochs", 1)
+    small = {"epochs": 8, "batch_size": 50, "lr": 3e-3, "channels": [8, 16], "features": 32}
+    for key, value in small.items():  # small and quick: the cache is tested, not the judge
+        monkeypatch.setitem(classifier_module.RECIPE, key, value)
     monkeypatch.setitem(classifier_module.RECIPE, "shift", 0)  # toy prototypes are not digits
-    monkeypatch.setitem(classifier_module.RECIPE, "elastic", None)
-    monkeypatch.setitem(classifier_module.RECIPE, "members", 2)  # small: the cache, not the judge
-    monkeypatch.setitem(classifier_module.RECIPE, "hidden", [64])
     monkeypatch.setattr(
         "tinygen.data.load_split",
         lambda dataset, split, limit=None: synthetic_digits(300, seed=len(split)),
@@ -193,6 +193,43 @@ def test_classifier_is_trained_once_then_loaded_from_the_cache(tmp_path, monkeyp
     assert second.test_accuracy == first.test_accuracy
     images, _ = synthetic_digits(20)
     np.testing.assert_array_equal(first.predict_proba(images), second.predict_proba(images))
+
+
+def test_a_corrupt_or_foreign_classifier_cache_is_retrained_not_trusted(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("TINYGEN_CACHE", str(tmp_path))
+    monkeypatch.setitem(classifier_module.RECIPE, "channels", [2, 2])
+    monkeypatch.setitem(classifier_module.RECIPE, "features", 4)
+    monkeypatch.setattr(
+        "tinygen.data.load_split", lambda dataset, split, limit=None: synthetic_digits(20)
+    )
+    trained = []
+
+    def quick_fit(model, *args, **kwargs):  # stands in for the training: count the calls
+        trained.append(model)
+        return model.eval()
+
+    monkeypatch.setattr(classifier_module, "fit_classifier", quick_fit)
+    path = classifier_module.classifier_path("mnist")
+    assert path.name == "mnist-cnn-v3.npz"  # not the MLP ensemble's file name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an npz file")
+    classifier_module.load_or_train_classifier("mnist", verbose=False)
+    assert len(trained) == 1 and "unusable" in capsys.readouterr().err
+    classifier_module.load_or_train_classifier("mnist", verbose=False)
+    assert len(trained) == 1  # the file written by the retraining is read back
+    # another recipe, even one whose weights have the same shapes: trained again
+    monkeypatch.setitem(classifier_module.RECIPE, "epochs", classifier_module.RECIPE["epochs"] + 1)
+    classifier_module.load_or_train_classifier("mnist", verbose=False)
+    assert len(trained) == 2
+
+
+def test_each_data_set_trains_by_its_recipe_and_caches_under_its_own_name():
+    assert classifier_module.recipe_for("mnist") == classifier_module.RECIPE
+    fashion = classifier_module.recipe_for("fashion-mnist")
+    assert fashion["shift"] == 0 and {**fashion, "shift": 2} == classifier_module.RECIPE
+    assert classifier_module.classifier_path("fashion-mnist").name == "fashion-mnist-cnn-v3.npz"
 
 
 def test_random_shift_moves_pixels_without_losing_interior_ones():

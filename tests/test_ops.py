@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+from test_conv import conv2d_reference, max_pool_reference
 
 import tinygen as tg
 from tinygen.nn import functional as F
@@ -279,6 +280,20 @@ CASES = [
         lambda a, b: F.mse_loss(a, b),
         lambda a, b: ((a - b) ** 2).mean(),
     ),
+    # one setting each (tests/test_conv.py draws the stride, padding and pool size too)
+    Case(
+        "conv2d",
+        "conv",
+        lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+        lambda x, w, b: conv2d_reference(x, w, b, stride=2, padding=1),
+    ),
+    Case(
+        "max_pool2d",
+        "pool",
+        lambda a: F.max_pool2d(a, 2),
+        lambda a: max_pool_reference(a, 2),
+        distinct,
+    ),
 ]
 
 SHAPES = {
@@ -287,6 +302,7 @@ SHAPES = {
     "rows": array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=5),
     "cube": array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=4),
     "last_axis": array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+    "pool": array_shapes(min_dims=4, max_dims=4, min_side=2, max_side=5),  # (N, C, H, W)
 }
 
 
@@ -297,6 +313,9 @@ def draw_shapes(data: st.DataObject, kind: str) -> list[tuple]:
     if kind == "same_shape":  # two inputs of one shape, 1-D to 3-D
         shape = data.draw(SHAPES["last_axis"])
         return [shape, shape]
+    if kind == "conv":  # x (N, C_in, H, W), W (C_out, C_in, kH, kW), b (C_out,)
+        n, c_in, c_out, h, w, kh, kw = (data.draw(st.integers(1, 3)) for _ in range(7))
+        return [(n, c_in, h + 2, w + 2), (c_out, c_in, kh, kw), (c_out,)]
     if kind == "matmul":
         n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
         batch = data.draw(st.sampled_from([(), (2,), (3, 1)]))

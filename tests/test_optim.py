@@ -84,3 +84,17 @@ def test_optimisers_update_non_contiguous_parameters_in_place(make) -> None:  # 
     param.grad = tg.tensor(np.ones((3, 4), np.float32))
     optimizer.step()
     np.testing.assert_allclose(param.numpy(), 0.9, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda p: tg.optim.Adam([p], lr=0.1), lambda p: tg.optim.SGD([p], lr=0.1, momentum=0.9)],
+)
+def test_optimisers_take_a_strided_gradient(make) -> None:  # noqa: ANN001
+    # a parameter used through a view (w.T, conv2d's kernel reordering) gets a strided grad
+    param = nn.Parameter(np.ones((3, 4), np.float32))
+    optimizer = make(param)
+    (tg.ones(1, 4) @ param.T).sum().backward()  # dL/dparam = 1 everywhere
+    assert not param.grad.data.flags.c_contiguous
+    optimizer.step()
+    np.testing.assert_allclose(param.numpy(), 0.9, rtol=1e-6)

@@ -305,7 +305,10 @@ def _update_kernel(name: str, param: Any, grad: Any) -> Any:
     The twin runs when the fast path applies (float32, contiguous): one definition of each
     optimiser's arithmetic.
     """
+    # both contiguous: a parameter used through a view (w.T, a conv's kernel reordering)
+    # gets a strided gradient, which the 1-D kernels cannot take
     fast = fastpath.forward_kernels(param, grad) and param.flags.c_contiguous
+    fast = fast and grad.flags.c_contiguous
     return fastpath.kernel_or_reference(name, fast, param)
 
 

@@ -81,7 +81,7 @@ if SMOKE:
     from tinygen.metrics.classifier import MNISTClassifier, fit_classifier
 
     images, labels = load_split("mnist", "train", limit=2000)  # a stand-in, seconds to train
-    classifier = MNISTClassifier((64,), dropout=0.0)
+    classifier = MNISTClassifier(channels=(8, 16), features=64, dropout=0.0)
     fit_classifier(classifier, images, labels, 1, 100, 2e-3, seed=0, verbose=False)
     test_images, test_labels = load_split("mnist", "test", limit=1000)
     classifier.test_accuracy = classifier.accuracy(test_images, test_labels)

@@ -17,6 +17,7 @@ from tinygen.function import check_dtypes
 from tinygen.idioms import accepts_dim
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
+from tinygen.ops.conv import conv2d, max_pool2d  # noqa: F401 - public as F.conv2d, F.max_pool2d
 from tinygen.ops.elementwise import DropoutMask
 from tinygen.ops.shape import OneHot
 from tinygen.tensor import Tensor, as_tensor

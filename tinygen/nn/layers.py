@@ -1,4 +1,6 @@
-"""The layers: Linear, the activations, Sequential, Dropout, BatchNorm1d, Embedding.
+"""The layers: Linear, Conv2d, MaxPool2d, Flatten, the activations, Sequential, and more.
+
+The others: Dropout, BatchNorm1d, Embedding.
 
 The loss modules (``nn.MSELoss`` ...) are in ``losses.py``, the functions they call in
 ``functional.py``.
@@ -16,6 +18,7 @@ from tinygen.checks import whole_number
 from tinygen.function import check_dtypes, no_grad
 from tinygen.nn import functional as F
 from tinygen.nn.module import Module, Parameter
+from tinygen.ops.conv import conv2d, max_pool2d
 from tinygen.tensor import Tensor
 
 
@@ -66,6 +69,90 @@ class Linear(Module):
         """The sizes and the activation, for repr()."""
         act = f", activation={self.activation!r}" if self.activation else ""
         return f"{self.in_features} -> {self.out_features}{act}"
+
+
+class Conv2d(Module):
+    """y = conv2d(x, W, b) on NCHW images (``tinygen.ops.conv``), PyTorch's initialisation.
+
+    W (out_channels, in_channels, k, k) and b (out_channels,) are drawn from U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)) with fan_in = in_channels k^2, as Linear's.
+
+    Args:
+        in_channels: channels of the input.
+        out_channels: channels of the output (one kernel each).
+        kernel_size: k, the side of the square kernel.
+        stride: the step between patches.
+        padding: zeros added on every side.
+        bias: whether to add a learnt bias.
+        activation: optionally fused into the same op ("relu", "leaky_relu", "tanh",
+            "sigmoid").
+        slope: the negative slope of "leaky_relu".
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int = 0,
+        bias: bool = True,
+        activation: str | None = None,
+        slope: float = 0.01,
+    ) -> None:
+        super().__init__()
+        in_channels = whole_number(in_channels, "Conv2d: in_channels")
+        out_channels = whole_number(out_channels, "Conv2d: out_channels")
+        k = whole_number(kernel_size, "Conv2d: kernel_size")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
+        self.stride = whole_number(stride, "Conv2d: stride")
+        self.padding = whole_number(padding, "Conv2d: padding", minimum=0)
+        self.activation, self.slope = activation, slope
+        bound = 1.0 / math.sqrt(in_channels * k * k)
+        self.weight = Parameter(_uniform((out_channels, in_channels, k, k), bound))
+        self.bias = Parameter(_uniform((out_channels,), bound)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, in_channels, H, W) -> (N, out_channels, H_out, W_out)."""
+        return conv2d(
+            x, self.weight, self.bias, self.stride, self.padding, self.activation, self.slope
+        )
+
+    def extra_repr(self) -> str:
+        """The channels, kernel, stride, padding and activation, for repr()."""
+        act = f", activation={self.activation!r}" if self.activation else ""
+        return (
+            f"{self.in_channels} -> {self.out_channels}, kernel {self.kernel_size}, "
+            f"stride {self.stride}, padding {self.padding}{act}"
+        )
+
+
+class MaxPool2d(Module):
+    """The maximum of each k x k block, stride k (``tinygen.ops.conv.max_pool2d``; ties share)."""
+
+    def __init__(self, kernel_size: int) -> None:
+        super().__init__()
+        self.kernel_size = whole_number(kernel_size, "MaxPool2d: kernel_size")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, C, H // k, W // k)."""
+        return max_pool2d(x, self.kernel_size)
+
+    def extra_repr(self) -> str:
+        """The block size, for repr()."""
+        return f"kernel {self.kernel_size}"
+
+
+class Flatten(Module):
+    """(N, ...) -> (N, everything else): the bridge from convolutions to Linear layers."""
+
+    def __init__(self, start_axis: int = 1) -> None:
+        super().__init__()
+        self.start_axis = start_axis
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The axes from ``start_axis`` on, as one."""
+        return x.flatten(self.start_axis)
 
 
 class Sequential(Module):

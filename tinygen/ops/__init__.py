@@ -4,6 +4,8 @@
   where cast
 - ``reduce``: sum, max, matmul
 - ``shape``: reshape, transpose, broadcast_to, getitem / index_add, cat, to(device)
+- ``conv``: im2col and its transpose col2im, from which ``conv2d`` (with ``linear``'s op) and
+  ``max_pool2d`` (a reshape and ``max``) are built
 - ``linear``, ``losses``: fused ops a Numba kernel may run (linear + activation; BCE,
   log-softmax, cross-entropy, Gaussian KL, the reparameterized sample); when, and which
   implementation, is ``tinygen/fastpath.py``'s choice
