@@ -10,8 +10,9 @@ HARD_LIMIT = 500  # lines per file
 # lines in tinygen/ + kernels/ together: 12,000 when the package held about 10,300; raised by
 # 1,500 when the dtype rule, NumPy interop, PyTorch idioms and the safety checks came in (12,650);
 # raised by 3,000 for the graph drawing and tracing, BLAS-thread policy, compile, data-parallel
-# training, the IWAE objective and the GAN recipe (issues 12 to 15)
-BUDGET = 16_500
+# training, the IWAE objective and the GAN recipe (issues 12 to 15); by 500 for the compiled
+# trainers' finite check, the convolution ops and the moving-average kernel (16,515 then)
+BUDGET = 17_000
 
 
 def source_files() -> list[Path]:
