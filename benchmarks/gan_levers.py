@@ -24,7 +24,6 @@ import numpy as np
 import tinygen
 from tinygen.data import load_split
 from tinygen.metrics import (
-    MNISTClassifier,
     balanced_labels,
     classifier_scores,
     draw_samples,
@@ -60,18 +59,9 @@ def live_sampler(model):
     return draw
 
 
-def single_classifier(path: str):
-    """A cached single-MLP classifier of tinygen before the ensemble (``mnist-mlp-v1.npz``)."""
-    saved = tinygen.load(path)
-    model = MNISTClassifier(tuple(saved["recipe"]["hidden"]), dropout=saved["recipe"]["dropout"])
-    model.load_state_dict(saved["state"])
-    model.test_accuracy = float(saved["test_accuracy"])
-    return model.eval()
-
-
-def score(names: list[str], per_class: int, old: str | None = None) -> None:
+def score(names: list[str], per_class: int) -> None:
     """One table row per run and generator: accuracy, FD, IS, s/epoch."""
-    classifier = single_classifier(old) if old else load_or_train_classifier("mnist")
+    classifier = load_or_train_classifier("mnist")
     test_images, _ = load_split("mnist", "test")
     reference = feature_statistics(classifier.features(test_images))
     labels = balanced_labels(10 * per_class, 10)  # 0..9 cycling: every IS split sees all ten
@@ -105,12 +95,11 @@ def main() -> None:
     many = sub.add_parser("score")
     many.add_argument("names", nargs="+", help="runs in runs/levers, or checkpoint files")
     many.add_argument("--per-class", type=int, default=1000)
-    many.add_argument("--old-classifier", help="score with a v1 single-MLP cache file instead")
     args = parser.parse_args()
     if args.command == "train":
         train(args.name, args.epochs, args.set)
     else:
-        score(args.names, args.per_class, args.old_classifier)
+        score(args.names, args.per_class)
 
 
 if __name__ == "__main__":
