@@ -1,5 +1,5 @@
-"""Tests written against mutants that survived mutmut in optim, serialization, nn, kernels' reference
-code and the rest of autograd and function.
+"""Tests written against mutants that survived mutmut in optim, serialization, nn, kernels'
+reference code and the rest of autograd and function.
 
 Each test names the behaviour it pins down; each was checked to fail on the mutant it was written
 for, planted by hand (``bash scripts/mutation.sh 'tinygen.optim.*'`` and so on lists them).
@@ -87,3 +87,160 @@ def test_load_messages_name_the_optimiser_and_what_was_found() -> None:
         opt.load_state_dict({**good, "m": np.zeros(1)})
     with pytest.raises(ValueError, match=r"^Adam\.load_state_dict: v: 2 buffers saved for 1"):
         opt.load_state_dict({**good, "v": [np.zeros(1), np.zeros(1)]})
+
+
+# --- nn: module ------------------------------------------------------------------------
+
+
+def test_a_module_without_forward_says_so_and_counts_its_parameters() -> None:
+    class Holder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Linear(2, 3)
+
+    holder = Holder()
+    with pytest.raises(NotImplementedError, match=r"^Holder does not define forward\(\)$"):
+        holder(tg.zeros(1, 2))
+    assert holder.num_parameters() == 2 * 3 + 3
+
+
+def test_to_keeps_each_gradient_and_double_casts_it() -> None:
+    layer = nn.Linear(2, 3)
+    layer.weight.grad = tg.tensor(np.ones((3, 2), np.float32))
+    assert layer.to("cpu") is layer
+    np.testing.assert_array_equal(layer.weight.grad.numpy(), np.ones((3, 2)))
+    layer.double()
+    assert layer.weight.dtype == np.float64 and layer.weight.grad.dtype == np.float64
+
+
+def test_casting_to_the_dtype_a_parameter_has_copies_nothing() -> None:
+    layer = nn.Linear(2, 3).double()
+    before = layer.weight.data
+    layer.double()
+    assert layer.weight.data is before  # "in place": no second copy of every weight
+
+
+def test_repr_indents_nested_modules() -> None:
+    model = nn.Sequential(nn.Linear(2, 3, activation="relu"), nn.Sequential(nn.Tanh()))
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Linear(2 -> 3, activation='relu')\n"
+        "  (1): Sequential(\n"
+        "    (0): Tanh()\n"
+        "  )\n"
+        ")"
+    )
+
+
+# --- nn: layers and loss modules ---------------------------------------------------------
+
+
+def test_leaky_relu_default_slope_is_pytorchs() -> None:
+    x = tg.tensor(np.array([-1.0, 2.0]))
+    np.testing.assert_allclose(nn.LeakyReLU()(x).numpy(), [-0.01, 2.0])
+    np.testing.assert_allclose(nn.functional.leaky_relu(x).numpy(), [-0.01, 2.0])
+    np.testing.assert_allclose(nn.functional.leaky_relu(x, 0.2).numpy(), [-0.2, 2.0])
+
+
+def test_loss_modules_reduce_by_the_mean_by_default() -> None:
+    a, b = tg.tensor(np.array([1.0, 3.0])), tg.tensor(np.array([0.0, 0.0]))
+    assert nn.MSELoss()(a, b).item() == pytest.approx(5.0)
+    assert nn.MSELoss().reduction == "mean"
+
+
+def test_batchnorm_refuses_inputs_that_are_not_rows_of_its_features() -> None:
+    bn = nn.BatchNorm1d(3)
+    with pytest.raises(ValueError, match=r"^BatchNorm1d\(3\) takes \(N, 3\), not \(4, 3, 2\)$"):
+        bn(tg.tensor(np.zeros((4, 3, 2), np.float32)))
+    with pytest.raises(ValueError, match="^BatchNorm1d in train mode needs more than one row"):
+        bn(tg.tensor(np.zeros((1, 3), np.float32)))
+    with pytest.raises(TypeError, match=r"^BatchNorm1d: .*float64 \(input\) vs float32 \(weight\)"):
+        bn(tg.tensor(np.zeros((4, 3))))
+    one = nn.BatchNorm1d(1)  # one feature, several rows: fine
+    assert one(tg.tensor(np.array([[1.0], [3.0]], np.float32))).shape == (2, 1)
+
+
+def test_batchnorm_running_statistics_and_affine_over_two_steps() -> None:
+    bn = nn.BatchNorm1d(2, momentum=0.25)
+    bn.weight.data[...] = [2.0, 0.5]
+    bn.bias.data[...] = [1.0, -1.0]
+    batches = [
+        np.array([[1.0, 2.0], [3.0, 6.0]], np.float32),
+        np.array([[0.0, 1.0], [4.0, 3.0], [2.0, 2.0]], np.float32),
+    ]
+    mean, var = np.zeros(2), np.ones(2)
+    for x in batches:
+        y = bn(tg.tensor(x)).numpy()
+        normal = (x - x.mean(0)) / np.sqrt(x.var(0) + 1e-5)
+        np.testing.assert_allclose(y, normal * [2.0, 0.5] + [1.0, -1.0], rtol=1e-5, atol=1e-6)
+        mean = 0.75 * mean + 0.25 * x.mean(0)
+        var = 0.75 * var + 0.25 * x.var(0, ddof=1)
+    np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-6)
+    bn.eval()
+    x = np.array([[1.0, 1.0]], np.float32)
+    expected = (x - mean) / np.sqrt(var + 1e-5) * [2.0, 0.5] + [1.0, -1.0]
+    np.testing.assert_allclose(bn(tg.tensor(x)).numpy(), expected, rtol=1e-5)
+
+
+def test_embedding_is_float32_and_names_a_wrong_id_dtype() -> None:
+    table = nn.Embedding(4, 3)
+    assert table.weight.dtype == np.float32
+    with pytest.raises(TypeError, match="^Embedding takes integer ids, not float64$"):
+        table(np.array([0.0]))
+
+
+# --- nn: functional ----------------------------------------------------------------------
+
+F = nn.functional
+_PAIRS = [  # (name, call, first input's name, second's)
+    ("mse_loss", F.mse_loss, "input", "target"),
+    ("binary_cross_entropy", F.binary_cross_entropy, "input", "target"),
+    (
+        "binary_cross_entropy_with_logits_rows",
+        F.binary_cross_entropy_with_logits_rows,
+        "input",
+        "target",
+    ),
+    ("gaussian_kl", F.gaussian_kl, "mu", "logvar"),
+    ("reparameterize", F.reparameterize, "mu", "logvar"),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "first", "second"), _PAIRS)
+def test_pair_messages_name_the_function_and_its_inputs(name, call, first, second) -> None:  # noqa: ANN001
+    a32 = tg.tensor(np.full((2, 2), 0.5, np.float32))
+    with pytest.raises(
+        TypeError,
+        match=rf"^{name}: dtype mismatch, float32 \({first}\) vs "
+        rf"float64 \({second}\)",
+    ):
+        call(a32, tg.tensor(np.full((2, 2), 0.5)))
+    with pytest.raises(
+        ValueError,
+        match=rf"^{name}: input shape \(2, 2\) and target shape "
+        r"\(2, 1\) differ$",
+    ):
+        call(a32, tg.tensor(np.full((2, 1), 0.5, np.float32)))
+
+
+def test_losses_take_numpy_targets_in_the_inputs_dtype() -> None:
+    probs = tg.tensor(np.array([[0.25, 0.5]], np.float32))
+    target = np.array([[1.0, 0.0]])  # float64 would be refused; a list is not
+    assert F.binary_cross_entropy(probs, target.tolist()).dtype == np.float32
+    rows = F.binary_cross_entropy_with_logits_rows(probs, target.tolist())
+    assert rows.dtype == np.float32 and rows.shape == (1,)
+
+
+def test_bce_rows_messages() -> None:
+    name = "binary_cross_entropy_with_logits_rows"
+    with pytest.raises(ValueError, match=rf"^{name}: the batch is empty"):
+        F.binary_cross_entropy_with_logits_rows(tg.zeros(0, 2), tg.zeros(0, 2))
+    with pytest.raises(ValueError, match=rf"^{name}: expected \(N, D\) rows, got shape \(3,\)$"):
+        F.binary_cross_entropy_with_logits_rows(tg.zeros(3), tg.zeros(3))
+
+
+def test_bce_names_the_first_bad_probability_and_the_fix() -> None:
+    probs = tg.tensor(np.array([0.5, 1.5, -2.0], np.float32))
+    with pytest.raises(ValueError, match=r"got 1\.5 \(2 of 3 outside\); .*apply sigmoid first$"):
+        F.binary_cross_entropy(probs, tg.zeros(3))
