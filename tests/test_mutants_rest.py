@@ -25,6 +25,7 @@ import pytest
 
 import tinygen as tg
 from tinygen import nn, serialization
+from tinygen.function import Function
 from tinygen.optim import SGD, Adam, Optimizer
 from tinygen.serialization import CheckpointError
 
@@ -323,11 +324,25 @@ def test_a_live_writers_temporary_file_is_kept_and_the_writer_left_alone(tmp_pat
         name = tmp_path / f".tmp-{writer.pid}-abcd1234.npz"
         name.write_bytes(b"a save in progress")
         assert serialization.remove_stale_temporaries(tmp_path) == []
-        assert name.exists() and writer.poll() is None  # signal 0 only asks; nothing is sent
+        assert name.exists()
+        with pytest.raises(subprocess.TimeoutExpired):  # signal 0 only asks; nothing is sent
+            writer.wait(timeout=1)
     finally:
         writer.kill()
         writer.wait()
     assert serialization.remove_stale_temporaries(tmp_path) == [str(name)]
+
+
+def test_a_writer_owned_by_another_user_counts_as_alive(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    name = tmp_path / ".tmp-4242-abcd1234.npz"
+    name.write_bytes(b"another user's save")
+
+    def not_permitted(pid: int, signal: int) -> None:
+        raise PermissionError(1, "Operation not permitted")  # what kill says for their pid
+
+    monkeypatch.setattr(serialization.os, "kill", not_permitted)
+    assert serialization.remove_stale_temporaries(tmp_path) == []
+    assert name.exists()
 
 
 def test_zero_dimensional_arrays_and_npy_version_2_members_load(tmp_path) -> None:  # noqa: ANN001
@@ -476,3 +491,26 @@ def test_file_level_messages(tmp_path, monkeypatch) -> None:  # noqa: ANN001
 
     monkeypatch.setattr(serialization.os, "stat", shrunk)
     _refused(path, "changed while it was read (is a save still running?)")
+
+
+# --- autograd ----------------------------------------------------------------------------
+
+
+class FirstOnly(Function):
+    """y = a + 0 * b whose backward gives ``b`` no gradient at all (None), as an index would."""
+
+    @staticmethod
+    def forward(ctx: Function, a, b):  # noqa: ANN001, ANN205
+        return a + 0 * b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: tg.Tensor) -> tuple[tg.Tensor | None, ...]:
+        return grad_out, None
+
+
+def test_a_node_that_receives_no_gradient_is_skipped() -> None:
+    a, b = tg.tensor(np.ones(2), requires_grad=True), tg.tensor(np.ones(2), requires_grad=True)
+    hidden = b * 2.0  # in the graph, requires grad, but its consumer sends it nothing
+    FirstOnly.apply(a, hidden).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+    assert b.grad is None
