@@ -347,7 +347,8 @@ def test_a_writer_owned_by_another_user_counts_as_alive(tmp_path, monkeypatch) -
 
 def test_zero_dimensional_arrays_and_npy_version_2_members_load(tmp_path) -> None:  # noqa: ANN001
     path = _checkpoint(tmp_path, {"x": np.array(2.5), "w": np.arange(6.0).reshape(2, 3)})
-    assert tg.load(path)["x"] == 2.5
+    scalar = tg.load(path)["x"]
+    assert scalar.shape == () and scalar == 2.5  # saved as (1,) before the fix
     content = _members(path)
     content["array_1.npy"] = _npy(np.arange(6.0).reshape(2, 3), version=(2, 0))
     np.testing.assert_array_equal(
@@ -514,3 +515,39 @@ def test_a_node_that_receives_no_gradient_is_skipped() -> None:
     FirstOnly.apply(a, hidden).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
     assert b.grad is None
+
+
+def test_load_messages_for_damaged_directories_and_metadata_members(tmp_path) -> None:  # noqa: ANN001
+    path = _checkpoint(tmp_path)
+    raw = path.read_bytes()
+    directory = raw.rfind(b"PK\x01\x02")  # the last central directory entry: a bad signature
+    broken = tmp_path / "dir.npz"
+    broken.write_bytes(raw[:directory] + b"PK\x09\x09" + raw[directory + 4 :])
+    _refused(broken, "not a valid tinygen file, truncated or corrupted (Bad magic number for "
+             "central directory)")  # fmt: skip
+    meta_key = serialization.META_KEY + ".npy"
+    content = _members(path)
+    as_floats = np.frombuffer(np.load(io.BytesIO(content[meta_key])).tobytes(), np.uint8)
+    floats = _archive(tmp_path / "f.npz", {**content, meta_key: _npy(as_floats.astype(float))})
+    _refused(floats, "corrupted metadata (not a byte string)")
+    flipped = bytearray(_archive(tmp_path / "crc.npz", content).read_bytes())
+    at = flipped.find(b'"tree"')  # inside the metadata member's data: its CRC-32 fails
+    flipped[at + 1] ^= 0x20
+    (tmp_path / "crc.npz").write_bytes(bytes(flipped))
+    _refused(tmp_path / "crc.npz", f"member '{meta_key}': CRC-32 mismatch (corrupted file)")
+
+
+def test_every_header_is_read_before_any_data_so_a_pickle_is_named(tmp_path) -> None:  # noqa: ANN001
+    path = _checkpoint(tmp_path, {"w": np.zeros(1 << 16)})  # larger than zipfile's read-ahead
+    content = _members(path)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|O", "fortran_order": False, "shape": (1,)}
+    )
+    order = {"array_0.npy": content["array_0.npy"], "array_1.npy": header.getvalue() + b"\x80."}
+    order.update(content)
+    damaged = bytearray(_archive(tmp_path / "both.npz", order).read_bytes())
+    damaged[damaged.find(b"PK\x03\x04") + 30 + 11 + 50_000] ^= 0xFF  # array_0's data: bad CRC
+    (tmp_path / "both.npz").write_bytes(bytes(damaged))
+    with pytest.raises(CheckpointError, match="member 'array_1.npy': refusing pickled data"):
+        tg.load(tmp_path / "both.npz")
