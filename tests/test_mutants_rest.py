@@ -530,9 +530,10 @@ def test_load_messages_for_damaged_directories_and_metadata_members(tmp_path) ->
     as_floats = np.frombuffer(np.load(io.BytesIO(content[meta_key])).tobytes(), np.uint8)
     floats = _archive(tmp_path / "f.npz", {**content, meta_key: _npy(as_floats.astype(float))})
     _refused(floats, "corrupted metadata (not a byte string)")
-    flipped = bytearray(_archive(tmp_path / "crc.npz", content).read_bytes())
-    at = flipped.find(b'"tree"')  # inside the metadata member's data: its CRC-32 fails
-    flipped[at + 1] ^= 0x20
+    # metadata larger than zipfile's read-ahead: its CRC-32 is checked when it is read whole
+    long = _checkpoint(tmp_path, {"w": np.zeros(2), "notes": "n" * 20_000})
+    flipped = bytearray(long.read_bytes())
+    flipped[flipped.find(b"n" * 1000) + 500] ^= 0x20
     (tmp_path / "crc.npz").write_bytes(bytes(flipped))
     _refused(tmp_path / "crc.npz", f"member '{meta_key}': CRC-32 mismatch (corrupted file)")
 
