@@ -16,6 +16,7 @@ import stat
 import struct
 import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -552,3 +553,43 @@ def test_every_header_is_read_before_any_data_so_a_pickle_is_named(tmp_path) -> 
     (tmp_path / "both.npz").write_bytes(bytes(damaged))
     with pytest.raises(CheckpointError, match="member 'array_1.npy': refusing pickled data"):
         tg.load(tmp_path / "both.npz")
+
+
+def test_save_refuses_an_object_array_saying_what_to_do(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(TypeError, match=r"^save: cannot store an object array \(only pickle "
+                       r"could\); convert it to a numeric dtype or to lists$"):  # fmt: skip
+        tg.save({"a": np.array([None, 1], dtype=object)}, tmp_path / "x.npz")
+
+
+def test_a_missing_array_and_a_damaged_array_are_named(tmp_path) -> None:  # noqa: ANN001
+    path = _checkpoint(tmp_path, {"w": np.zeros(1 << 16)})  # larger than zipfile's read-ahead
+
+    def one_more(meta: dict) -> None:
+        meta["sha256"]["array_1"] = meta["sha256"]["array_0"]
+        meta["tree"]["v"] = {"__array__": "array_1"}
+
+    _refused(_resigned(path, one_more), "array array_1 is missing")
+    damaged = bytearray(path.read_bytes())
+    damaged[damaged.find(b"PK\x03\x04") + 30 + 11 + 50_000] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    _refused(path, "member 'array_0.npy': CRC-32 mismatch (corrupted file)")
+
+
+def test_a_temporary_file_that_cannot_be_removed_does_not_stop_the_cleaning(
+    tmp_path, monkeypatch
+) -> None:  # noqa: ANN001
+    day_ago = time.time() - 86400
+    for name in (".tmp-aaaa1111.npz", ".tmp-bbbb2222.npz"):  # writers without a pid: by age
+        (tmp_path / name).write_bytes(b"stale")
+        os.utime(tmp_path / name, (day_ago, day_ago))
+    real_unlink, calls = os.unlink, []
+
+    def gone_once(path) -> None:  # noqa: ANN001
+        calls.append(path)
+        if len(calls) == 1:
+            raise FileNotFoundError(path)  # another cleaner was first
+        real_unlink(path)
+
+    monkeypatch.setattr(serialization.os, "unlink", gone_once)
+    removed = serialization.remove_stale_temporaries(tmp_path)
+    assert len(calls) == 2 and removed == [calls[1]]
