@@ -336,3 +336,20 @@ def test_every_header_is_read_before_any_data_so_a_pickle_is_named(tmp_path) -> 
     (tmp_path / "both.npz").write_bytes(bytes(damaged))
     with pytest.raises(CheckpointError, match="member 'array_1.npy': refusing pickled data"):
         tg.load(tmp_path / "both.npz")
+
+
+def test_save_messages_for_what_it_cannot_store(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(TypeError, match="^save: dictionary keys must be strings, not 1$"):
+        tg.save({1: 2}, tmp_path / "x.npz")
+    with pytest.raises(TypeError, match=r"^save: cannot store a object \(only arrays, tensors, "
+                       r"numbers, strings, lists and dicts\)$"):  # fmt: skip
+        tg.save({"a": object()}, tmp_path / "x.npz")
+
+
+def test_a_saved_file_gets_the_usual_permissions_of_the_umask(tmp_path) -> None:  # noqa: ANN001
+    previous = os.umask(0o022)
+    try:
+        tg.save({"epoch": 1}, tmp_path / "x.npz")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "x.npz").stat().st_mode) == 0o644  # 0o666 & ~0o022
