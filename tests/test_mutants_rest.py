@@ -90,6 +90,17 @@ def test_load_messages_name_the_optimiser_and_what_was_found() -> None:
         opt.load_state_dict({**good, "v": [np.zeros(1), np.zeros(1)]})
 
 
+def test_adam_defaults_and_messages() -> None:
+    p = param([1.0])
+    p.grad = tg.tensor(np.array([0.5]))
+    Adam([p]).step()  # the first step moves by lr (m / sqrt(v) = 1): PyTorch's 1e-3
+    np.testing.assert_allclose(p.numpy(), [1.0 - 1e-3], rtol=1e-9)
+    with pytest.raises(ValueError, match=r"^Adam got an empty parameter list$"):
+        Adam([])
+    with pytest.raises(ValueError, match=r"^Adam: betas\[0\] must be"):
+        Adam([param([1.0])], betas=(1.0, 0.5))
+
+
 # --- nn: module ------------------------------------------------------------------------
 
 
