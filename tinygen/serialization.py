@@ -81,7 +81,9 @@ def _flatten(value: Any, arrays: dict[str, np.ndarray]) -> Any:
         value = value.numpy()
     if hasattr(value, "__cuda_array_interface__") or isinstance(value, np.ndarray):
         key = f"array_{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(backend.to_numpy(value))
+        array = backend.to_numpy(value)
+        # ascontiguousarray makes a 0-d array 1-d; the reshape keeps a scalar's shape ()
+        arrays[key] = np.ascontiguousarray(array).reshape(array.shape)
         if arrays[key].dtype == object:
             raise TypeError(
                 "save: cannot store an object array (only pickle could); convert it to a "
