@@ -234,7 +234,7 @@ def write_markdown(out: Path, report: dict[str, Any]) -> Path:
         f"Data: {options['dataset']}"
         + (f" (training limited to {options['limit']} images)" if options.get("limit") else "")
         + ". "
-        f"Scoring classifier: tinygen MLP, test accuracy {first['classifier_test_accuracy']:.4f}. "
+        f"Scoring classifier: tinygen CNN, test accuracy {first['classifier_test_accuracy']:.4f}. "
         f"Sample scores on {n} samples (conditional models: classes balanced); likelihoods on "
         f"the first {options['n_test']} test images with k = {k} importance samples "
         "(the IWAE protocol uses k = 5000 on all 10,000). Evaluation took "
