@@ -1,6 +1,6 @@
 """Train a conditional GAN (AC-GAN) on MNIST, then ask it for digits of each class.
 
-    python examples/train_cgan.py             # the full run: 15 epochs on a 2-core CPU
+    python examples/train_cgan.py             # the full run: 14 epochs on a 2-core CPU
     python examples/train_cgan.py --smoke     # seconds, in runs/smoke/cgan (or TINYGEN_SMOKE=1)
 
 Read it top to bottom; the training loop is written out here:
@@ -9,7 +9,7 @@ Read it top to bottom; the training loop is written out here:
      LeakyReLU 0.2; Adam, betas (0.5, 0.999); batch 64; pixels scaled to [-1, 1]) with the
      library's GAN recipe on top (tinygen/train/config.py): lr 4e-4 (twice W2's 2e-4),
      dropout 0.3 in D, samples drawn from a moving average of G's weights (decay 0.999),
-     15 epochs;
+     14 epochs;
   2. training: per batch one D step (zero_grad, backward, step on D's Adam) and one G step
      with D frozen (the same on G's Adam), each loss the model's own (tinygen/models/gan.py),
      the two written as one function under @tinygen.compile (traced once, then replayed);
@@ -45,7 +45,7 @@ from tinygen.train import TrainConfig, make_trainer, save_checkpoint
 
 SMOKE = os.environ.get("TINYGEN_SMOKE", "") not in ("", "0")
 parser = argparse.ArgumentParser(description="Train the AC-GAN on MNIST (see the docstring).")
-parser.add_argument("--epochs", type=int, help="passes over the 50k images (default 15)")
+parser.add_argument("--epochs", type=int, help="passes over the 50k images (default 14)")
 parser.add_argument(
     "--out", help="the run folder (default runs/cgan; runs/smoke/cgan with --smoke)"
 )
