@@ -97,7 +97,7 @@ def _latent_sentence(models: dict[str, dict], real: dict[str, Any]) -> str:
         else "so the code loses class information that the pixels have: less useful than claimed"
     )
     text = (
-        f"*Latent codes.* A 5-nearest-neighbour classifier reads {vae:.1%} of test digits "
+        f"*Latent codes.* A 5-nearest-neighbour classifier reads {vae:.1%} of test images "
         f"from the VAE's latent means and {pixels:.1%} from raw pixels, {verdict}."
     )
     cvae = models.get("cvae", {}).get("latent_knn_accuracy")
