@@ -279,3 +279,19 @@ def test_a_node_that_receives_no_gradient_is_skipped() -> None:
     FirstOnly.apply(a, hidden).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
     assert b.grad is None
+
+
+@pytest.mark.parametrize("implementation", ["reference", "cpu"])
+def test_adam_kernels_apply_a_weight_decay_of_one(implementation) -> None:  # noqa: ANN001
+    """Against kernels.reference_optim's survivor ``weight_decay != 1``: decay 1 was dropped."""
+    from tinygen.kernels import cpu, reference
+
+    module = {"reference": reference, "cpu": cpu}[implementation]
+    rng = np.random.default_rng(0)
+    param, grad = rng.standard_normal(7), rng.standard_normal(7)
+    m, v, start = np.zeros(7), np.zeros(7), param.copy()
+    module.adam_step(param, grad, m, v, 1e-2, 0.9, 0.999, 1e-8, 1.0, 1)
+    g = grad + 1.0 * start  # L2 decay added to the gradient (Kingma & Ba, with PyTorch's decay)
+    m1, v1 = 0.1 * g, 0.001 * g * g
+    by_hand = start - 1e-2 / 0.1 * m1 / (np.sqrt(v1) / np.sqrt(0.001) + 1e-8)
+    np.testing.assert_allclose(param, by_hand, rtol=1e-12)
