@@ -281,17 +281,68 @@ def test_a_node_that_receives_no_gradient_is_skipped() -> None:
     assert b.grad is None
 
 
-@pytest.mark.parametrize("implementation", ["reference", "cpu"])
-def test_adam_kernels_apply_a_weight_decay_of_one(implementation) -> None:  # noqa: ANN001
-    """Against kernels.reference_optim's survivor ``weight_decay != 1``: decay 1 was dropped."""
+# ----- kernels/reference*.py: survivors of the first mutmut run over them -------------------
+def _kernels(implementation):  # noqa: ANN001, ANN202
     from tinygen.kernels import cpu, reference
 
-    module = {"reference": reference, "cpu": cpu}[implementation]
+    return {"reference": reference, "cpu": cpu}[implementation]
+
+
+@pytest.mark.parametrize("implementation", ["reference", "cpu"])
+@pytest.mark.parametrize("beta1, weight_decay", [(0.9, 1.0), (0.3, 0.0), (0.3, 1.0)])
+def test_adam_kernels_against_the_update_by_hand(implementation, beta1, weight_decay) -> None:  # noqa: ANN001
+    """Kills ``weight_decay != 1`` (decay 1 dropped) and ``keep = 1 + weight`` in adam_scalars.
+
+    The CPU kernel and the reference share adam_scalars, so comparing them cannot see a
+    wrong scalar: this compares both with Algorithm 1 written out in float64.
+    """
     rng = np.random.default_rng(0)
-    param, grad = rng.standard_normal(7), rng.standard_normal(7)
-    m, v, start = np.zeros(7), np.zeros(7), param.copy()
-    module.adam_step(param, grad, m, v, 1e-2, 0.9, 0.999, 1e-8, 1.0, 1)
-    g = grad + 1.0 * start  # L2 decay added to the gradient (Kingma & Ba, with PyTorch's decay)
-    m1, v1 = 0.1 * g, 0.001 * g * g
-    by_hand = start - 1e-2 / 0.1 * m1 / (np.sqrt(v1) / np.sqrt(0.001) + 1e-8)
-    np.testing.assert_allclose(param, by_hand, rtol=1e-12)
+    param, m, v = rng.standard_normal(7), np.zeros(7), np.zeros(7)
+    start, m_hand, v_hand = param.copy(), m.copy(), v.copy()
+    for step in (1, 2):
+        grad = rng.standard_normal(7)
+        _kernels(implementation).adam_step(param, grad, m, v, 1e-2, beta1, 0.999, 1e-8,
+                                           weight_decay, step)  # fmt: skip
+        g = grad + weight_decay * start  # L2 decay added to the gradient, as PyTorch does
+        m_hand = beta1 * m_hand + (1 - beta1) * g
+        v_hand = 0.999 * v_hand + 0.001 * g * g
+        size = 1e-2 / (1 - beta1**step)
+        start = start - size * m_hand / (np.sqrt(v_hand) / np.sqrt(1 - 0.999**step) + 1e-8)
+    np.testing.assert_allclose(m, m_hand, rtol=1e-12)
+    np.testing.assert_allclose(param, start, rtol=1e-12)
+
+
+@pytest.mark.parametrize("implementation", ["reference", "cpu"])
+def test_sgd_kernels_apply_a_weight_decay_of_one(implementation) -> None:  # noqa: ANN001
+    """Kills sgd_step's ``weight_decay != 1``: a decay of exactly 1 was dropped."""
+    param, grad, buf = np.array([2.0, -1.0]), np.array([0.5, 0.5]), np.zeros(2)
+    _kernels(implementation).sgd_step(param, grad, buf, 0.1, 0.0, 1.0, True)
+    np.testing.assert_allclose(param, [2.0 - 0.1 * 2.5, -1.0 - 0.1 * -0.5])
+
+
+@pytest.mark.parametrize("implementation", ["reference", "cpu"])
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "sigmoid"])
+def test_the_bias_gradient_sums_float32_columns_in_float64(implementation, activation) -> None:  # noqa: ANN001
+    """Kills the bias sums without ``dtype=np.float64``: in float32, 1e8 + 1 - 1e8 is 0."""
+    out = np.full((3, 1), 0.5, np.float32)  # act'(0.5) is 1 (leaky), 0.75 (tanh), 0.25
+    local = {"leaky_relu": 1.0, "tanh": 0.75, "sigmoid": 0.25}[activation]
+    grad_out = (np.array([[1e8], [1.0], [-1e8]]) / local).astype(np.float32)
+    grad_x, grad_bias = np.empty_like(out), np.empty(1, np.float32)
+    extra = (0.2,) if activation == "leaky_relu" else ()
+    kernel = getattr(_kernels(implementation), f"bias_{activation}_backward")
+    kernel(grad_out, out, *extra, grad_x, grad_bias)
+    expected = grad_x.astype(np.float64).sum()  # the column summed exactly enough
+    assert expected != 0 and grad_bias[0] == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_the_cross_entropy_reference_refuses_a_label_out_of_range(bad) -> None:  # noqa: ANN001
+    """Kills ``or`` -> ``and``, ``>=`` -> ``>`` and the message of the label check.
+
+    (The Numba kernel marks such a row NaN instead; the op checks labels before either.)
+    """
+    implementation = "reference"
+    logits, labels = np.zeros((2, 3), np.float32), np.array([0, bad])
+    grad, rows = np.empty_like(logits), np.empty(2)
+    with pytest.raises(IndexError, match=r"labels must lie in \[0, 3\)"):
+        _kernels(implementation).log_softmax_cross_entropy(logits, labels, grad, rows)
