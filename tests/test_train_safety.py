@@ -182,12 +182,7 @@ def test_a_diverged_trainer_goes_on_only_from_its_checkpoint(tmp_path, monkeypat
     assert steps == {"generator": 6, "discriminator": 6}
     expected = parameters_of(straight.model)
     for name, value in parameters_of(trainer.model).items():
-        if compiled:  # one CI run of a fresh clone differed by 1 ulp (2.5e-7 relative, 26 of
-            # 448 elements of generator.0.weight) and passed on rerun: a nondeterminism of the
-            # compiled fast path not yet found, so the compiled case is held to float32 rounding
-            np.testing.assert_allclose(value, expected[name], rtol=1e-5, atol=1e-7, err_msg=name)
-        else:
-            np.testing.assert_array_equal(value, expected[name], err_msg=name)
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
 
 
 @pytest.mark.parametrize("compiled", [True, False])
