@@ -126,6 +126,30 @@ def test_the_learning_rate_schedule_is_constant_then_linear_to_zero(tmp_path):
         TrainConfig(model="cgan", lr_decay_start=1.5).resolved()
 
 
+def test_a_scheduled_run_resumes_bit_for_bit(tmp_path):
+    data = synthetic_digits(128)
+    straight = small_trainer(tmp_path / "straight", 2, data, lr_decay_start=0.25)
+    straight.fit()
+    first = small_trainer(tmp_path / "resumed", 2, data, lr_decay_start=0.25)
+    plain_step, steps = first.train_step, len(first.loader)
+
+    def stop_after_epoch_1(batch):  # a kill after epoch 1's checkpoint
+        if first.step > steps:
+            raise KeyboardInterrupt
+        return plain_step(batch)
+
+    first.train_step = stop_after_epoch_1
+    with pytest.raises(KeyboardInterrupt):
+        first.fit()
+    # the checkpoint's optimizers hold epoch 1's decayed rates; the schedule must go on
+    # from the configured ones, not from those
+    resumed = small_trainer(tmp_path / "resumed", 2, data, lr_decay_start=0.25)
+    resumed.fit(resume=True)
+    for name, value in parameters_of(straight.model).items():
+        np.testing.assert_array_equal(parameters_of(resumed.model)[name], value, err_msg=name)
+    assert resumed.optimizers["generator"].lr == straight.optimizers["generator"].lr
+
+
 def test_a_run_saved_before_the_schedule_existed_keeps_a_constant_rate(tmp_path):
     trainer = small_trainer(tmp_path, 1, synthetic_digits(64))
     trainer.fit()
