@@ -138,3 +138,14 @@ def test_examples_smoke(script, tmp_path, monkeypatch, capsys):
         with np.load(tmp_path / "samples.npz") as saved:
             assert saved["images"].shape == (100, 28, 28)
             assert np.array_equal(saved["labels"], np.repeat(np.arange(10), 10))
+
+
+def test_train_help_states_the_defaults_the_config_uses(capsys):
+    from tinygen.train.config import DEFAULTS
+
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help
+    for key in ("epochs", "batch_size", "lr"):
+        vae, gan = DEFAULTS["vae"][key], DEFAULTS["gan"][key]
+        assert f"VAE {vae:g}, GAN {gan:g}" in text, key

@@ -37,7 +37,7 @@ from tinygen.report import evaluate
 from tinygen.report import run as report
 from tinygen.serialization import CheckpointError
 from tinygen.train import TrainConfig, TrainingDiverged, load_model, make_trainer
-from tinygen.train.config import BINARIZE, OBJECTIVES
+from tinygen.train.config import BINARIZE, DEFAULTS, OBJECTIVES
 from tinygen.train.trainer import RunWriteError
 
 
@@ -87,13 +87,24 @@ def new_file(path: str, force: bool, suffixes: tuple[str, ...]) -> Path:
 
 
 # ----- train --------------------------------------------------------------------------------
+def family_defaults(key: str) -> str:
+    """A setting's default per model family, for the help: e.g. "VAE 10, GAN 14"."""
+    return ", ".join(f"{family.upper()} {DEFAULTS[family][key]:g}" for family in DEFAULTS)
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tinygen train`."""
     parser.add_argument("model", choices=list(MODELS))
     parser.add_argument("--dataset", choices=DATASETS, help="training data (default mnist)")
-    parser.add_argument("--epochs", type=count(), help="epochs in total (default: VAE 10, GAN 20)")
-    parser.add_argument("--batch-size", type=count(), help="default: VAE 128, GAN 64")
-    parser.add_argument("--lr", type=positive_float, help="Adam's lr (default: VAE 1e-3, GAN 4e-4)")
+    parser.add_argument(
+        "--epochs", type=count(), help=f"epochs in total (default: {family_defaults('epochs')})"
+    )
+    parser.add_argument(
+        "--batch-size", type=count(), help=f"default: {family_defaults('batch_size')}"
+    )
+    parser.add_argument(
+        "--lr", type=positive_float, help=f"Adam's lr (default: {family_defaults('lr')})"
+    )
     parser.add_argument(
         "--lr-decay-start",
         type=float,
