@@ -149,3 +149,6 @@ def test_train_help_states_the_defaults_the_config_uses(capsys):
     for key in ("epochs", "batch_size", "lr"):
         vae, gan = DEFAULTS["vae"][key], DEFAULTS["gan"][key]
         assert f"VAE {vae:g}, GAN {gan:g}" in text, key
+    recipe = DEFAULTS["gan"]["model_options"]
+    assert f"samples ({recipe['ema_decay']:g}; 0 off)" in text
+    assert f"hidden layers ({recipe['discriminator_dropout']:g})" in text

@@ -142,10 +142,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     gan.add_argument(
         "--lr-d", type=positive_float, help="D's own lr (two time-scales; default --lr)"
     )
+    recipe = DEFAULTS["gan"]["model_options"]
     gan.add_argument(
-        "--ema-decay", type=float, help="G's moving average for samples (0.999; 0 off)"
+        "--ema-decay",
+        type=float,
+        help=f"G's moving average for samples ({recipe['ema_decay']:g}; 0 off)",
     )
-    gan.add_argument("--d-dropout", type=float, help="dropout after D's hidden layers (0.3)")
+    gan.add_argument(
+        "--d-dropout",
+        type=float,
+        help=f"dropout after D's hidden layers ({recipe['discriminator_dropout']:g})",
+    )
     gan.add_argument("--label-smoothing", type=float, help="D's real target is 1 - S (0)")
     gan.add_argument("--instance-noise", type=float, help="std of noise on D's inputs, to 0 (0)")
 
