@@ -1,6 +1,6 @@
 """Train a conditional GAN (AC-GAN) on MNIST, then ask it for digits of each class.
 
-    python examples/train_cgan.py             # the full run: 14 epochs on a 2-core CPU
+    python examples/train_cgan.py             # the full run: 15 epochs on a 2-core CPU
     python examples/train_cgan.py --smoke     # seconds, in runs/smoke/cgan (or TINYGEN_SMOKE=1)
 
 Read it top to bottom; the training loop is written out here:
@@ -8,8 +8,8 @@ Read it top to bottom; the training loop is written out here:
      512 -> 1024 -> 784 tanh; D: 784 -> 512 -> 256 -> 1 real/fake logit + 10 class logits;
      LeakyReLU 0.2; Adam, betas (0.5, 0.999); batch 64; pixels scaled to [-1, 1]) with the
      library's GAN recipe on top (tinygen/train/config.py): lr 4e-4 (twice W2's 2e-4),
-     dropout 0.3 in D, samples drawn from a moving average of G's weights (decay 0.999),
-     14 epochs;
+     dropout 0.3 in D, samples drawn from a moving average of G's weights (decay 0.998),
+     15 epochs;
   2. training: per batch one D step (zero_grad, backward, step on D's Adam) and one G step
      with D frozen (the same on G's Adam), each loss the model's own (tinygen/models/gan.py),
      the two written as one function under @tinygen.compile (traced once, then replayed);
@@ -42,10 +42,13 @@ from tinygen import backend, viz
 from tinygen.data import load_split
 from tinygen.metrics import classifier_scores, frechet_floor, load_or_train_classifier
 from tinygen.train import TrainConfig, make_trainer, save_checkpoint
+from tinygen.train.config import DEFAULTS
 
 SMOKE = os.environ.get("TINYGEN_SMOKE", "") not in ("", "0")
 parser = argparse.ArgumentParser(description="Train the AC-GAN on MNIST (see the docstring).")
-parser.add_argument("--epochs", type=int, help="passes over the 50k images (default 14)")
+parser.add_argument(
+    "--epochs", type=int, help=f"passes over the 50k images (default {DEFAULTS['gan']['epochs']})"
+)
 parser.add_argument(
     "--out", help="the run folder (default runs/cgan; runs/smoke/cgan with --smoke)"
 )

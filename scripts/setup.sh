@@ -38,4 +38,7 @@ fi
 if [ -d /usr/share/datasets/fashion-mnist ]; then
     .venv/bin/python -m tinygen.data fetch fashion-mnist
 fi
+# compile the Numba kernels into their on-disk cache now (10-20 s, once per checkout), so
+# that no training run pays for it in its first steps
+.venv/bin/python -c "from tinygen.kernels.warmup import warmup; warmup()"
 .venv/bin/python -m pip check

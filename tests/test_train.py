@@ -173,7 +173,7 @@ def test_config_defaults_follow_the_standard_workloads():
     )
     # W2's batch, betas and z; the main job's recipe doubles W2's lr 2e-4 (README's ablation)
     assert (cgan.batch_size, cgan.lr, cgan.betas, cgan.z_dim) == (64, 4e-4, (0.5, 0.999), 100)
-    assert (cgan.epochs, cgan.lr_decay_start, vae.lr_decay_start) == (14, 1.0, 1.0)
+    assert (cgan.epochs, cgan.lr_decay_start, vae.lr_decay_start) == (15, 1.0, 1.0)
     assert cgan.out.endswith("cgan") and cgan.dataset == "mnist" and cgan.seed == 0
     merged = TrainConfig(model="cgan", epochs=9).override(
         {"model": "cgan", "lr": 1e-4, "epochs": 3}

@@ -32,8 +32,9 @@ stays the benchmark it is:
   keeps D from memorising the training digits and G's current artefacts.
 - ``ema_decay`` beta: a second copy of G whose weights follow G's by the exponential moving
   average  theta_ema <- beta * theta_ema + (1 - beta) * theta  after every G step (Yazici et
-  al. 2019, eq. 2). It averages out G's last few thousand steps of oscillation around the
-  game's equilibrium; ``sample`` and ``decode_images`` draw from it, training uses G.
+  al. 2019, eq. 2). It averages out G's oscillation around the game's equilibrium over its
+  last 1 / (1 - beta) steps or so (500 at the recipe's 0.998: a longer average lags behind a
+  G that is still improving); ``sample`` and ``decode_images`` draw from it, training uses G.
 """
 
 from __future__ import annotations
