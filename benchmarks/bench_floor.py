@@ -4,10 +4,12 @@ A W2 step (the AC-GAN of MLPs, batch 64) is mostly matrix products: D's forward 
 backward on the real and the fake batch, G's forward, and the G step's pass back through D
 into G. This script times those products alone, with NumPy (OpenBLAS, preallocated ``out=``
 buffers: no Python overhead left worth the name) and, when JAX is installed, the same
-products under ``jax.jit`` and JAX's whole W2 step (``benchmarks/peers/jax_loops.py``), all
-alternating in one process. The products alone are a floor for any NumPy implementation:
-no fusion, no compiler, no saved temporary can take a tinygen step below them. If they alone
-take more than 0.8 of JAX's whole step, a bar of "0.8x JAX" cannot be met on this BLAS.
+products under ``jax.jit`` and JAX's whole W2 step (``benchmarks/peers/jax_loops.py``).
+Beside them: tinygen's own trainer step on plain W2, and W2 written as a user writes it
+(``user_loops.py``), each compiled and eager; all alternate in one process. The products
+alone are a floor for any NumPy implementation: no fusion, no compiler, no saved temporary
+can take a tinygen step below them. If they alone take more than 0.8 of JAX's whole step, a
+bar of "0.8x JAX" cannot be met on this BLAS.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_floor.py --steps 300 --repeats 5
     python benchmarks/bench_floor.py                    # the BLAS's default threads
@@ -22,6 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))  # user_loops, beside this file
 
 B = 64  # W2's batch
 G_SIZES = [110, 256, 512, 1024, 784]  # z (100) + one-hot label (10) -> image
@@ -114,13 +118,14 @@ def jax_functions(shapes: list) -> tuple[callable, callable] | None:
 
 
 def tinygen_step(compiled: bool) -> callable:
-    """The project's own W2 trainer step (the main job's: GAN recipe, D frozen in the G step)."""
+    """The project's own trainer step on plain W2 (D frozen in the G step; no GAN recipe)."""
     import tempfile
 
     import tinygen
     from tinygen.train import TrainConfig, make_trainer
 
-    config = TrainConfig(model="cgan", out=tempfile.mkdtemp(), limit=B)
+    plain = {"ema_decay": 0, "discriminator_dropout": 0}  # W2 as the peers run it
+    config = TrainConfig(model="cgan", out=tempfile.mkdtemp(), limit=B, model_options=plain)
     trainer = make_trainer(config, progress=False, pictures=False, compiled=compiled)
     rng = np.random.default_rng(0)
     batch = (
@@ -133,6 +138,25 @@ def tinygen_step(compiled: bool) -> callable:
         trainer.train_step(batch)
 
     return run
+
+
+def user_step(compiled: bool) -> callable:
+    """W2 as a user writes it (``user_loops.py``), eager or under ``tinygen.compile``."""
+    from user_loops import cgan_step
+
+    import tinygen
+
+    step = tinygen.compile(cgan_step()) if compiled else cgan_step()
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, B)
+    args = [
+        tinygen.tensor(rng.uniform(-1, 1, (B, 784)).astype(np.float32)),
+        tinygen.tensor(rng.integers(0, 10, B)),
+        tinygen.randn(B, 100),
+        tinygen.tensor(np.eye(10, dtype=np.float32)[labels]),
+        tinygen.tensor(labels),
+    ]
+    return lambda: step(*args)
 
 
 def ms_per_call(fn: callable, steps: int) -> float:
@@ -155,6 +179,8 @@ def main() -> None:
         "numpy products": numpy_products(shapes),
         "tinygen trainer step": tinygen_step(compiled=True),
         "tinygen eager step": tinygen_step(compiled=False),
+        "user loop, compiled": user_step(compiled=True),
+        "user loop, eager": user_step(compiled=False),
     }
     jax_paths = jax_functions(shapes)
     if jax_paths is None:
@@ -175,7 +201,7 @@ def main() -> None:
         floor = statistics.median(times["numpy products"])
         whole = statistics.median(times["jax.jit whole W2 step"])
         print(f"NumPy's products alone / JAX's whole step: {floor / whole:.2f}")
-        for name in ("tinygen trainer step", "tinygen eager step"):
+        for name in list(times)[1:5]:
             print(f"{name} / JAX's whole step: {statistics.median(times[name]) / whole:.2f}")
 
 
