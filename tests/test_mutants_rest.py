@@ -281,6 +281,51 @@ def test_a_node_that_receives_no_gradient_is_skipped() -> None:
     assert b.grad is None
 
 
+def test_backward_by_default_leaves_gradients_outside_any_graph() -> None:
+    from tinygen import autograd
+
+    x = tg.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    for run in (lambda loss: loss.backward(), autograd.backward):  # the method, the function
+        x.grad = None
+        run((x * x).sum())  # dL/dx = 2 x, computed from x: recorded only if asked
+        np.testing.assert_array_equal(x.grad.numpy(), [2.0, -4.0])
+        assert not x.grad.requires_grad
+
+
+def test_a_seed_that_requires_grad_reaches_the_leaf_detached() -> None:
+    # Add's backward hands its gradient on as it is: without the detach, x.grad would be the
+    # caller's seed itself, a tensor still in the caller's graph
+    x = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    seed = tg.tensor(np.array([3.0, 4.0]), requires_grad=True)
+    (x + 1.0).backward(seed)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    assert x.grad is not seed and not x.grad.requires_grad
+
+
+# --- function ----------------------------------------------------------------------------
+
+
+class Cube(Function):
+    """y = x**3, written as a user would, keeping x with ``save_for_backward``."""
+
+    @staticmethod
+    def forward(ctx: Function, x):  # noqa: ANN001, ANN205
+        ctx.save_for_backward(x, 3.0)
+        return x**3
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: tg.Tensor) -> tuple[tg.Tensor, ...]:
+        x, power = ctx.saved
+        return (grad_out * power * tg.tensor(x) ** 2,)
+
+
+def test_save_for_backward_keeps_what_forward_stored() -> None:
+    x = tg.tensor(np.array([0.5, -1.5, 2.0]), requires_grad=True)
+    Cube.apply(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy() ** 2, rtol=1e-15)
+    assert tg.gradcheck(Cube.apply, [tg.tensor(np.array([0.3, -0.7]), requires_grad=True)])
+
+
 # ----- kernels/reference*.py: survivors of the first mutmut run over them -------------------
 def _kernels(implementation):  # noqa: ANN001, ANN202
     from tinygen.kernels import cpu, reference
