@@ -8,6 +8,8 @@ The survivors judged equivalent (no test can tell them apart) are listed in docs
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -274,11 +276,46 @@ class FirstOnly(Function):
 
 
 def test_a_node_that_receives_no_gradient_is_skipped() -> None:
-    a, b = tg.tensor(np.ones(2), requires_grad=True), tg.tensor(np.ones(2), requires_grad=True)
+    a, b, c = (tg.tensor(np.ones(2), requires_grad=True) for _ in range(3))
     hidden = b * 2.0  # in the graph, requires grad, but its consumer sends it nothing
-    FirstOnly.apply(a, hidden).sum().backward()
+    # the walk meets `hidden` before c's branch: skipping it must not end the walk
+    (FirstOnly.apply(a, hidden).sum() + (c * 3.0).sum()).backward()
     np.testing.assert_array_equal(a.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(c.grad.numpy(), [3.0, 3.0])
     assert b.grad is None
+
+
+class BackwardLog:
+    """An observer (``tinygen.function.observers``) that keeps each on_backward call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
+        pass
+
+    def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
+        self.calls.append((ctx, grad_out, grads_in, seconds))
+
+
+def test_observers_see_each_backward_with_its_gradients_and_time() -> None:
+    from tinygen import function
+
+    x = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x * 3.0
+    log = BackwardLog()
+    function.observers.append(log)
+    try:
+        start = time.perf_counter()
+        y.backward(tg.tensor(np.array([1.0, -1.0])))
+        elapsed = time.perf_counter() - start
+    finally:
+        function.observers.remove(log)
+    [(ctx, grad_out, grads_in, seconds)] = log.calls
+    assert ctx is y._ctx
+    np.testing.assert_array_equal(grad_out.numpy(), [1.0, -1.0])
+    np.testing.assert_array_equal(grads_in[0].numpy(), [3.0, -3.0])  # d(3x)/dx times grad_out
+    assert 0.0 <= seconds <= elapsed
 
 
 def test_backward_by_default_leaves_gradients_outside_any_graph() -> None:
