@@ -285,6 +285,22 @@ def test_a_node_that_receives_no_gradient_is_skipped() -> None:
     assert b.grad is None
 
 
+def test_a_tensor_given_no_gradient_by_one_consumer_gets_the_others() -> None:
+    a, b = tg.tensor(np.ones(2), requires_grad=True), tg.tensor(np.ones(2), requires_grad=True)
+    hidden = b * 2.0  # used twice: FirstOnly sends it None, the product 3 * hidden sends 3
+    (FirstOnly.apply(a, hidden).sum() + (hidden * 3.0).sum()).backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [6.0, 6.0])
+
+
+def test_backward_without_a_graph_says_why() -> None:
+    why = (
+        r"^backward through a tensor that does not require grad: no input of the computation "
+        r"had requires_grad=True \(or it ran under no_grad\)$"
+    )
+    with pytest.raises(RuntimeError, match=why):
+        (tg.tensor(np.ones(2)) * 2.0).sum().backward()
+
+
 class BackwardLog:
     """An observer (``tinygen.function.observers``) that keeps each on_backward call."""
 
