@@ -301,6 +301,20 @@ def test_backward_without_a_graph_says_why() -> None:
         (tg.tensor(np.ones(2)) * 2.0).sum().backward()
 
 
+def test_a_seed_that_does_not_fit_says_what_to_pass() -> None:
+    y = tg.tensor(np.ones((3, 4)), requires_grad=True) * 2.0
+    needs = (
+        r"^backward\(\) on a non-scalar output of shape \(3, 4\) needs a gradient argument "
+        r"\(dL/d\(output\), same shape\); or reduce it first, e.g. \.sum\(\)$"
+    )
+    with pytest.raises(RuntimeError, match=needs):
+        y.backward()
+    with pytest.raises(
+        ValueError, match=r"^gradient of shape \(4,\) given for an output of \(3, 4\)$"
+    ):
+        y.backward(tg.tensor(np.ones(4)))
+
+
 class BackwardLog:
     """An observer (``tinygen.function.observers``) that keeps each on_backward call."""
 
