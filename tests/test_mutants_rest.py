@@ -301,6 +301,26 @@ def test_backward_without_a_graph_says_why() -> None:
         (tg.tensor(np.ones(2)) * 2.0).sum().backward()
 
 
+def test_observers_see_each_op_with_its_inputs_output_and_time() -> None:
+    from tinygen import function
+    from tinygen.ops.elementwise import Clip
+
+    x = tg.tensor(np.array([-2.0, 0.5, 3.0]), requires_grad=True)
+    log = BackwardLog()
+    function.observers.append(log)
+    try:
+        start = time.perf_counter()
+        y = Clip.apply(x, low=-1.0, high=1.0)
+        elapsed = time.perf_counter() - start
+    finally:
+        function.observers.remove(log)
+    [(cls, ctx, inputs, params, out, seconds)] = log.forwards
+    assert cls is Clip and ctx is y._ctx and out is y
+    assert len(inputs) == 1 and inputs[0] is x and params == {"low": -1.0, "high": 1.0}
+    np.testing.assert_array_equal(out.numpy(), [-1.0, 0.5, 1.0])
+    assert 0.0 <= seconds <= elapsed
+
+
 def test_a_seed_that_does_not_fit_says_what_to_pass() -> None:
     y = tg.tensor(np.ones((3, 4)), requires_grad=True) * 2.0
     needs = (
@@ -316,13 +336,14 @@ def test_a_seed_that_does_not_fit_says_what_to_pass() -> None:
 
 
 class BackwardLog:
-    """An observer (``tinygen.function.observers``) that keeps each on_backward call."""
+    """An observer (``tinygen.function.observers``) that keeps each call it gets."""
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.forwards: list[tuple] = []
 
     def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
-        pass
+        self.forwards.append((cls, ctx, inputs, params, out, seconds))
 
     def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
         self.calls.append((ctx, grad_out, grads_in, seconds))
