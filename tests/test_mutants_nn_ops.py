@@ -68,3 +68,64 @@ def test_conv2d_layer_repr_names_its_settings() -> None:
         repr(nn.Conv2d(1, 4, 3, stride=2, padding=1, activation="relu"))
         == "Conv2d(1 -> 4, kernel 3, stride 2, padding 1, activation='relu')"
     )
+
+
+# --- ops/conv.py: conv2d --------------------------------------------------------------------
+
+
+def conv_case(dtype=np.float32):  # noqa: ANN001, ANN201
+    rng = np.random.default_rng(2)
+    x = tg.tensor(rng.normal(size=(2, 2, 5, 4)).astype(dtype))
+    weight = tg.tensor(rng.normal(size=(3, 2, 3, 3)).astype(dtype))
+    return x, weight
+
+
+def test_conv2d_defaults_no_bias_in_the_weights_dtype_and_leaky_slope_001() -> None:
+    x, weight = conv_case()
+    zero = tg.tensor(np.zeros(3, np.float32))
+    plain = F.conv2d(x, weight)  # no bias: zeros of the weight's dtype, float32 throughout
+    assert plain.dtype == np.float32
+    np.testing.assert_array_equal(plain.numpy(), F.conv2d(x, weight, zero).numpy())
+    np.testing.assert_allclose(
+        F.conv2d(x, weight, activation="leaky_relu").numpy(),
+        F.leaky_relu(plain, 0.01).numpy(),
+        rtol=1e-6,
+    )
+
+
+def test_conv2d_takes_an_array_as_the_image() -> None:
+    x, weight = conv_case()
+    np.testing.assert_array_equal(F.conv2d(x.numpy(), weight).numpy(), F.conv2d(x, weight).numpy())
+
+
+@pytest.mark.parametrize(
+    "image, kernel, message",
+    [
+        ((1, 5), (4, 3), "kernel 4x3 is larger than the padded image 3x7"),  # too tall only
+        ((5, 1), (3, 4), "kernel 3x4 is larger than the padded image 7x3"),  # too wide only
+    ],
+)
+def test_a_kernel_past_the_padded_image_is_refused_with_its_sizes(image, kernel, message) -> None:  # noqa: ANN001
+    x, weight = tg.zeros(1, 1, *image), tg.zeros(1, 1, *kernel)
+    fix = "; use a smaller kernel or more padding$"
+    with pytest.raises(ValueError, match=f"^conv2d: {message}{fix}"):
+        F.conv2d(x, weight, padding=1)
+
+
+def test_conv2d_settings_and_dtypes_are_named_in_its_messages() -> None:
+    x, weight = conv_case()
+    with pytest.raises(ValueError, match="^conv2d: stride must be a whole number >= 1, not 0$"):
+        F.conv2d(x, weight, stride=0)
+    with pytest.raises(ValueError, match="^conv2d: padding must be a whole number >= 0, not -1$"):
+        F.conv2d(x, weight, padding=-1)
+    x64, weight64 = conv_case(np.float64)
+    with pytest.raises(
+        TypeError, match=r"^conv2d: dtype mismatch, float64 \(input\) vs float32 \(weight\)"
+    ):
+        F.conv2d(x64, weight)
+    bias64 = tg.zeros(3, dtype="float64")
+    with pytest.raises(
+        TypeError, match=r"^conv2d: dtype mismatch, float32 \(input\) vs float64 \(bias\)"
+    ):
+        F.conv2d(x, weight, bias64)
+    assert F.conv2d(x64, weight64, bias64).dtype == np.float64
