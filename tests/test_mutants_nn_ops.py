@@ -129,3 +129,10 @@ def test_conv2d_settings_and_dtypes_are_named_in_its_messages() -> None:
     ):
         F.conv2d(x, weight, bias64)
     assert F.conv2d(x64, weight64, bias64).dtype == np.float64
+
+
+def test_max_pool2d_names_its_setting() -> None:
+    with pytest.raises(
+        ValueError, match="^max_pool2d: kernel_size must be a whole number >= 1, not 0$"
+    ):
+        F.max_pool2d(tg.zeros(1, 1, 4, 4), 0)
