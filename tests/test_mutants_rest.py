@@ -414,6 +414,12 @@ def test_save_for_backward_keeps_what_forward_stored() -> None:
     assert tg.gradcheck(Cube.apply, [tg.tensor(np.array([0.3, -0.7]), requires_grad=True)])
 
 
+def test_a_node_that_saved_nothing_holds_an_empty_tuple() -> None:
+    a = tg.tensor(np.ones(2), requires_grad=True)
+    out = FirstOnly.apply(a, a)  # its forward never calls save_for_backward
+    assert out._ctx.saved == ()  # so a backward may always unpack or loop over ctx.saved
+
+
 # ----- kernels/reference*.py: survivors of the first mutmut run over them -------------------
 def _kernels(implementation):  # noqa: ANN001, ANN202
     from tinygen.kernels import cpu, reference
