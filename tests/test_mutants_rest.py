@@ -420,6 +420,34 @@ def test_a_node_that_saved_nothing_holds_an_empty_tuple() -> None:
     assert out._ctx.saved == ()  # so a backward may always unpack or loop over ctx.saved
 
 
+class Shift(Function):
+    """y = x + offset, a two-input op that names its inputs for the dtype message."""
+
+    input_names = ("x", "offset")
+
+    @staticmethod
+    def forward(ctx: Function, x, offset):  # noqa: ANN001, ANN205
+        return x + offset
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: tg.Tensor) -> tuple[tg.Tensor, ...]:
+        return grad_out, grad_out
+
+
+def test_dtype_messages_use_an_ops_input_names() -> None:
+    x, offset = tg.zeros(2, dtype="float64"), tg.zeros(2)
+    with pytest.raises(
+        TypeError, match=r"^Shift: dtype mismatch, float64 \(x\) vs float32 \(offset\)"
+    ):
+        Shift.apply(x, offset)
+    # three inputs: the fused Linear op's names
+    x32, weight, bias = tg.zeros(1, 2), tg.zeros(3, 2), tg.zeros(3, dtype="float64")
+    with pytest.raises(
+        TypeError, match=r"^Linear: dtype mismatch, float32 \(input\) vs float64 \(bias\)"
+    ):
+        tg.nn.functional.linear(x32, weight, bias)
+
+
 # ----- kernels/reference*.py: survivors of the first mutmut run over them -------------------
 def _kernels(implementation):  # noqa: ANN001, ANN202
     from tinygen.kernels import cpu, reference
