@@ -136,3 +136,48 @@ def test_max_pool2d_names_its_setting() -> None:
         ValueError, match="^max_pool2d: kernel_size must be a whole number >= 1, not 0$"
     ):
         F.max_pool2d(tg.zeros(1, 1, 4, 4), 0)
+
+
+# --- nn: the part the first run did not reach ----------------------------------------------
+
+
+def test_probability_losses_keep_each_element_with_reduction_none() -> None:
+    probs, target = f64([[0.2, 0.9], [0.5, 0.5]]), f64([[0.0, 1.0], [1.0, 0.0]])
+    for loss, expected in (
+        (F.mse_loss(probs, target, reduction="none"), (probs.numpy() - target.numpy()) ** 2),
+        (
+            F.binary_cross_entropy(probs, target, reduction="none"),
+            -np.log([[0.8, 0.9], [0.5, 0.5]]),
+        ),
+    ):
+        assert loss.shape == (2, 2)
+        np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-12)
+
+
+def test_dropout_drops_half_by_default_and_scales_the_rest() -> None:
+    tg.manual_seed(0)
+    x = tg.ones(20_000)
+    for y in (F.dropout(x).numpy(), nn.Dropout()(x).numpy()):  # train mode, p = 0.5
+        assert set(np.unique(y)) == {0.0, 2.0}
+        assert abs((y == 0).mean() - 0.5) < 0.02
+
+
+def test_dropout_accepts_p_in_zero_to_one_excluded() -> None:
+    x = tg.ones(5)
+    np.testing.assert_array_equal(F.dropout(x, p=0.0).numpy(), np.ones(5))
+    np.testing.assert_array_equal(nn.Dropout(0.0)(x).numpy(), np.ones(5))
+    for bad in (1.0, 1.5, -0.1):
+        with pytest.raises(
+            ValueError, match=rf"^dropout probability must be in \[0, 1\), not {bad}$"
+        ):
+            nn.Dropout(bad)
+        with pytest.raises(ValueError, match=r"^dropout probability must be in \[0, 1\)"):
+            F.dropout(x, bad)
+
+
+def test_requires_grad_unfreezes_by_default() -> None:
+    model = nn.Linear(2, 3)
+    model.requires_grad_(False)
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model.requires_grad_() is model
+    assert all(p.requires_grad for p in model.parameters())
