@@ -181,3 +181,15 @@ def test_requires_grad_unfreezes_by_default() -> None:
     assert not any(p.requires_grad for p in model.parameters())
     assert model.requires_grad_() is model
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_dropout_of_zero_draws_nothing_from_the_generator() -> None:
+    tg.manual_seed(5)
+    F.dropout(tg.ones(4), p=0.0)  # the identity: the random stream must stay where it was
+    after = tg.rand(3).numpy()
+    tg.manual_seed(5)
+    np.testing.assert_array_equal(after, tg.rand(3).numpy())
+
+
+def test_one_hot_takes_a_list_of_labels() -> None:
+    np.testing.assert_array_equal(F.one_hot([0, 2], 3).numpy(), [[1, 0, 0], [0, 0, 1]])
