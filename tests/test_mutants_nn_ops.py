@@ -193,3 +193,23 @@ def test_dropout_of_zero_draws_nothing_from_the_generator() -> None:
 
 def test_one_hot_takes_a_list_of_labels() -> None:
     np.testing.assert_array_equal(F.one_hot([0, 2], 3).numpy(), [[1, 0, 0], [0, 0, 1]])
+
+
+def test_one_hot_refuses_labels_out_of_range_on_either_side() -> None:
+    with pytest.raises(TypeError, match="^one_hot needs integer labels, not float64$"):
+        F.one_hot(np.array([0.0, 1.0]), 3)
+    for labels, seen in (([0, 3], r"\[0, 3\]"), ([-1, 2], r"\[-1, 2\]")):
+        with pytest.raises(ValueError, match=rf"^labels must lie in \[0, 3\), got {seen}$"):
+            F.one_hot(labels, 3)
+
+
+def test_a_loose_load_skips_unknown_keys_and_loads_the_rest() -> None:
+    model = nn.Linear(2, 1)
+    weight = np.full((1, 2), 0.25, np.float32)
+    state = {"extra": np.zeros(3), "weight": weight}  # the unknown key first; no bias
+    with pytest.raises(KeyError, match=r"load_state_dict for Linear: missing keys \['bias'\], "):
+        model.load_state_dict(state)
+    with pytest.raises(KeyError, match=r"unexpected keys \['extra'\]"):
+        model.prepare_load(state)  # strict by default, as load_state_dict
+    model.load_state_dict(state, strict=False)
+    np.testing.assert_array_equal(model.weight.numpy(), weight)
