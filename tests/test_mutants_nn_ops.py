@@ -213,3 +213,23 @@ def test_a_loose_load_skips_unknown_keys_and_loads_the_rest() -> None:
         model.prepare_load(state)  # strict by default, as load_state_dict
     model.load_state_dict(state, strict=False)
     np.testing.assert_array_equal(model.weight.numpy(), weight)
+
+
+def test_train_by_default_switches_training_back_on_for_the_whole_tree() -> None:
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))
+    assert model.eval() is model
+    assert [m.training for m in model.modules()] == [False, False, False]  # a bool, as PyTorch's
+    model.train()
+    assert [m.training for m in model.modules()] == [True, True, True]
+
+
+def test_a_state_of_strings_is_refused_and_nothing_is_loaded() -> None:
+    model = nn.Linear(2, 1)
+    before = model.weight.numpy().copy()
+    state = {"weight": np.array([["a", "b"]]), "bias": np.zeros(1, np.float32)}
+    with pytest.raises(
+        ValueError,
+        match=r"^load_state_dict: 'weight' holds <U1 values, not numbers; nothing was loaded$",
+    ):
+        model.load_state_dict(state)
+    np.testing.assert_array_equal(model.weight.numpy(), before)
