@@ -233,3 +233,22 @@ def test_a_state_of_strings_is_refused_and_nothing_is_loaded() -> None:
     ):
         model.load_state_dict(state)
     np.testing.assert_array_equal(model.weight.numpy(), before)
+
+
+def test_cross_entropy_takes_a_list_of_labels_and_names_a_wrong_rank() -> None:
+    logits = f64([[2.0, 0.0], [0.0, 1.0]])
+    expected = F.cross_entropy(logits, np.array([0, 1]))
+    np.testing.assert_array_equal(F.cross_entropy(logits, [0, 1]).numpy(), expected.numpy())
+    with pytest.raises(
+        ValueError, match=r"^cross_entropy takes \(N, C\) logits, not shape \(2,\)$"
+    ):
+        F.cross_entropy(f64([1.0, 2.0]), [0])
+
+
+def test_a_top_level_modules_buffers_have_bare_names() -> None:
+    norm = nn.BatchNorm1d(3)
+    assert [name for name, _ in norm.named_buffers()] == ["running_mean", "running_var"]
+    assert [name for name, _ in nn.Sequential(norm).named_buffers()] == [
+        "0.running_mean",
+        "0.running_var",
+    ]
