@@ -252,3 +252,18 @@ def test_a_top_level_modules_buffers_have_bare_names() -> None:
         "0.running_mean",
         "0.running_var",
     ]
+
+
+def test_cross_entropy_refuses_float_or_misshapen_labels_and_labels_out_of_range() -> None:
+    logits = f64(np.zeros((2, 3)))  # N = 2 rows, C = 3 classes
+    for labels, got in (
+        (np.array([0.0, 1.0]), r"\(2,\) of float64"),
+        (np.array([0]), r"\(1,\) of int64"),
+    ):
+        with pytest.raises(
+            ValueError, match=rf"^cross_entropy: labels must be 2 integers, got shape {got}$"
+        ):
+            F.cross_entropy(logits, labels)
+    for labels, seen in (([0, 3], r"\[0, 3\]"), ([-1, 2], r"\[-1, 2\]")):
+        with pytest.raises(ValueError, match=rf"^labels must lie in \[0, 3\), got {seen}$"):
+            F.cross_entropy(logits, labels)
