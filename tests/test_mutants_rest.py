@@ -211,6 +211,12 @@ _PAIRS = [  # (name, call, first input's name, second's)
     ("mse_loss", F.mse_loss, "input", "target"),
     ("binary_cross_entropy", F.binary_cross_entropy, "input", "target"),
     (
+        "binary_cross_entropy_with_logits",
+        F.binary_cross_entropy_with_logits,
+        "input",
+        "target",
+    ),
+    (
         "binary_cross_entropy_with_logits_rows",
         F.binary_cross_entropy_with_logits_rows,
         "input",
