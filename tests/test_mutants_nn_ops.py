@@ -267,3 +267,25 @@ def test_cross_entropy_refuses_float_or_misshapen_labels_and_labels_out_of_range
     for labels, seen in (([0, 3], r"\[0, 3\]"), ([-1, 2], r"\[-1, 2\]")):
         with pytest.raises(ValueError, match=rf"^labels must lie in \[0, 3\), got {seen}$"):
             F.cross_entropy(logits, labels)
+
+
+def test_a_linear_and_activation_ending_a_sequential_run_as_one_op() -> None:
+    from tinygen import function
+
+    class OpNames:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
+            self.names.append(cls.__name__)
+
+        def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
+            pass
+
+    model, recorder = nn.Sequential(nn.Linear(4, 3), nn.ReLU()), OpNames()
+    function.observers.append(recorder)
+    try:
+        model(tg.ones(2, 4))
+    finally:
+        function.observers.remove(recorder)
+    assert recorder.names == ["Linear"]  # the pair is the last two modules: fused still
