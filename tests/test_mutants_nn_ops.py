@@ -289,3 +289,13 @@ def test_a_linear_and_activation_ending_a_sequential_run_as_one_op() -> None:
     finally:
         function.observers.remove(recorder)
     assert recorder.names == ["Linear"]  # the pair is the last two modules: fused still
+
+
+def test_a_fused_pair_after_the_first_module_is_applied_once() -> None:
+    tg.manual_seed(2)
+    model = nn.Sequential(nn.Tanh(), nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    x = tg.tensor(np.random.default_rng(0).normal(size=(5, 3)))
+    one_by_one = x
+    for module in model:  # no fusion: each module on its own
+        one_by_one = module(one_by_one)
+    np.testing.assert_allclose(model(x).numpy(), one_by_one.numpy(), rtol=1e-12)
