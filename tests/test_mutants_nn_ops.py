@@ -299,3 +299,46 @@ def test_a_fused_pair_after_the_first_module_is_applied_once() -> None:
     for module in model:  # no fusion: each module on its own
         one_by_one = module(one_by_one)
     np.testing.assert_allclose(model(x).numpy(), one_by_one.numpy(), rtol=1e-12)
+
+
+def test_a_linear_layer_passes_its_leaky_slope() -> None:
+    tg.manual_seed(3)
+    layer = nn.Linear(3, 4, activation="leaky_relu", slope=0.3).double()
+    x = tg.tensor(np.random.default_rng(1).normal(size=(6, 3)))
+    expected = F.leaky_relu(F.linear(x, layer.weight, layer.bias), 0.3)
+    np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), rtol=1e-12)
+
+
+def test_sequential_append_names_what_it_refuses() -> None:
+    with pytest.raises(TypeError, match="^Sequential takes Modules, not int$"):
+        nn.Sequential().append(3)  # type: ignore[arg-type]
+
+
+def test_a_leaky_relu_of_slope_zero_is_fused_too() -> None:
+    from tinygen import function
+
+    class OpNames:
+        def __init__(self) -> None:
+            self.names: list[str] = []
+
+        def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
+            self.names.append(cls.__name__)
+
+        def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
+            pass
+
+    recorder = OpNames()
+    function.observers.append(recorder)
+    try:
+        nn.Sequential(nn.Linear(4, 3), nn.LeakyReLU(0.0), nn.Linear(3, 1))(tg.ones(2, 4))
+    finally:
+        function.observers.remove(recorder)
+    assert recorder.names == ["Linear", "Linear"]  # slope >= 0: the sign rule holds at 0
+
+
+def test_a_parameter_shared_by_two_layers_is_listed_once() -> None:
+    first, second = nn.Linear(3, 3), nn.Linear(3, 3)
+    second.weight = first.weight  # tied weights
+    model = nn.Sequential(first, second)
+    assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
+    assert model.num_parameters() == 9 + 3 + 3
