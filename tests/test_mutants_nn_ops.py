@@ -342,3 +342,26 @@ def test_a_parameter_shared_by_two_layers_is_listed_once() -> None:
     model = nn.Sequential(first, second)
     assert [name for name, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
     assert model.num_parameters() == 9 + 3 + 3
+
+
+def test_linear_layer_defaults_and_messages() -> None:
+    tg.manual_seed(4)
+    layer = nn.Linear(3, 2, activation="leaky_relu").double()  # slope 0.01 by default
+    x = tg.tensor(np.random.default_rng(2).normal(size=(8, 3)))
+    expected = F.leaky_relu(F.linear(x, layer.weight, layer.bias), 0.01)
+    np.testing.assert_allclose(layer(x).numpy(), expected.numpy(), rtol=1e-12)
+    assert nn.Linear(3, 2, bias=False).bias is None
+    for setting in ("in_features", "out_features"):
+        sizes = {"in_features": 3, "out_features": 2, setting: 0}
+        with pytest.raises(
+            ValueError, match=f"^Linear: {setting} must be a whole number >= 1, not 0$"
+        ):
+            nn.Linear(**sizes)
+
+
+def test_calling_a_module_passes_keyword_arguments_to_forward() -> None:
+    class Scale(nn.Module):
+        def forward(self, x: tg.Tensor, factor: float = 1.0) -> tg.Tensor:
+            return x * factor
+
+    np.testing.assert_array_equal(Scale()(f64([1.0, 2.0]), factor=3.0).numpy(), [3.0, 6.0])
