@@ -365,3 +365,21 @@ def test_calling_a_module_passes_keyword_arguments_to_forward() -> None:
             return x * factor
 
     np.testing.assert_array_equal(Scale()(f64([1.0, 2.0]), factor=3.0).numpy(), [3.0, 6.0])
+
+
+def test_functional_linear_defaults_and_messages() -> None:
+    rng = np.random.default_rng(3)
+    x, weight, bias = (f64(rng.normal(size=shape)) for shape in ((4, 3), (2, 3), (2,)))
+    np.testing.assert_allclose(
+        F.linear(x, weight, bias, activation="leaky_relu").numpy(),
+        F.leaky_relu(F.linear(x, weight, bias), 0.01).numpy(),  # slope 0.01 by default
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match=r"^activation must be one of \(.*\), not 'gelu'$"):
+        F.linear(x, weight, bias, activation="gelu")
+    needs = (
+        r"^linear: input has 3 features \(shape \(2, 4, 3\)\) but the weight expects 5 "
+        r"\(weight shape \(2, 5\)\)$"
+    )
+    with pytest.raises(ValueError, match=needs):
+        F.linear(f64(np.zeros((2, 4, 3))), f64(np.zeros((2, 5))))
