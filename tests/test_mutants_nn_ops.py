@@ -383,3 +383,11 @@ def test_functional_linear_defaults_and_messages() -> None:
     )
     with pytest.raises(ValueError, match=needs):
         F.linear(f64(np.zeros((2, 4, 3))), f64(np.zeros((2, 5))))
+
+
+def test_functional_linear_keeps_the_leading_axes_of_a_3d_input() -> None:
+    rng = np.random.default_rng(4)
+    x, weight = f64(rng.normal(size=(2, 4, 3))), f64(rng.normal(size=(5, 3)))
+    y = F.linear(x, weight)
+    assert y.shape == (2, 4, 5)
+    np.testing.assert_allclose(y.numpy(), x.numpy() @ weight.numpy().T, rtol=1e-12)
