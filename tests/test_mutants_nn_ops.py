@@ -391,3 +391,15 @@ def test_functional_linear_keeps_the_leading_axes_of_a_3d_input() -> None:
     y = F.linear(x, weight)
     assert y.shape == (2, 4, 5)
     np.testing.assert_allclose(y.numpy(), x.numpy() @ weight.numpy().T, rtol=1e-12)
+
+
+# --- ops: the part the first run did not reach ---------------------------------------------
+
+
+def test_bce_with_logits_of_a_single_number() -> None:
+    z = tg.tensor(np.float32(0.5), requires_grad=True)  # 0-d: one row of one on the kernel path
+    loss = F.binary_cross_entropy_with_logits(z, 1.0)
+    assert loss.shape == ()
+    np.testing.assert_allclose(loss.item(), np.log1p(np.exp(-0.5)), rtol=1e-6)
+    loss.backward()
+    np.testing.assert_allclose(z.grad.item(), 1 / (1 + np.exp(-0.5)) - 1, rtol=1e-6)
