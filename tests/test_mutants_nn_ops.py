@@ -403,3 +403,15 @@ def test_bce_with_logits_of_a_single_number() -> None:
     np.testing.assert_allclose(loss.item(), np.log1p(np.exp(-0.5)), rtol=1e-6)
     loss.backward()
     np.testing.assert_allclose(z.grad.item(), 1 / (1 + np.exp(-0.5)) - 1, rtol=1e-6)
+
+
+def test_matmul_takes_an_array_on_the_right_and_names_its_operands() -> None:
+    from tinygen.ops.reduce import matmul
+
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(3.0).reshape(3, 1)
+    np.testing.assert_array_equal(matmul(f64(a), b).numpy(), a @ b)
+    np.testing.assert_array_equal(matmul(a, f64(b)).numpy(), a @ b)
+    with pytest.raises(
+        TypeError, match=r"^MatMul: dtype mismatch, float32 \(left\) vs float64 \(right\)"
+    ):
+        matmul(tg.tensor(a.astype(np.float32)), f64(b))
