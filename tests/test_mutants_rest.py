@@ -1,4 +1,4 @@
-"""Tests written against mutants that survived mutmut in optim, nn and autograd (those of
+"""Tests written against mutants that survived mutmut in optim, nn, autograd and function (those of
 serialization are in test_mutants_serialization.py).
 
 Each test names the behaviour it pins down; each was checked to fail on the mutant it was written
