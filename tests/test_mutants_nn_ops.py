@@ -415,3 +415,58 @@ def test_matmul_takes_an_array_on_the_right_and_names_its_operands() -> None:
         TypeError, match=r"^MatMul: dtype mismatch, float32 \(left\) vs float64 \(right\)"
     ):
         matmul(tg.tensor(a.astype(np.float32)), f64(b))
+
+
+# --- the fused Linear's backward (tinygen/ops/linear.py) -----------------------------------
+
+
+@pytest.mark.parametrize("params, seed", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_a_fused_linear_refuses_a_seed_of_another_dtype(params, seed) -> None:  # noqa: ANN001
+    # the kernel path is taken only when the gradient and the weight are both float32; a
+    # seed of another dtype goes the plain way, where the dtype rule refuses it
+    rng = np.random.default_rng(4)
+    x = tg.tensor(rng.normal(size=(3, 4)).astype(params), requires_grad=True)
+    weight = tg.tensor(rng.normal(size=(2, 4)).astype(params), requires_grad=True)
+    bias = tg.tensor(np.zeros(2, dtype=params), requires_grad=True)
+    y = F.linear(x, weight, bias)
+    with pytest.raises(TypeError, match="^MatMul: dtype mismatch"):
+        y.backward(np.ones((3, 2), dtype=seed))
+
+
+class LinearGradients:
+    """An observer that keeps what each fused Linear's backward returned."""
+
+    def __init__(self) -> None:
+        self.grads_in: list[tuple] = []
+
+    def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
+        pass
+
+    def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
+        if type(ctx).__name__ == "Linear":
+            self.grads_in.append(tuple(grads_in))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # the kernel and the plain path
+@pytest.mark.parametrize("activation", [None, "tanh"])
+@pytest.mark.parametrize("trained", [(False, True, True), (True, False, False)])
+def test_a_fused_linear_computes_no_gradient_an_input_does_not_need(
+    dtype: type, activation: str | None, trained: tuple[bool, bool, bool]
+) -> None:
+    # the data x of a first layer needs no gradient, nor a frozen layer's weights: each
+    # skipped one is a matrix product saved per step
+    from tinygen import function
+
+    rng = np.random.default_rng(5)
+    arrays = [rng.normal(size=(3, 4)), rng.normal(size=(2, 4)), rng.normal(size=2)]
+    x, weight, bias = (
+        tg.tensor(a.astype(dtype), requires_grad=wanted) for a, wanted in zip(arrays, trained)
+    )
+    y, log = F.linear(x, weight, bias, activation=activation), LinearGradients()
+    function.observers.append(log)
+    try:
+        y.sum().backward()
+    finally:
+        function.observers.remove(log)
+    [grads_in] = log.grads_in
+    assert [grad is not None for grad in grads_in] == list(trained)
