@@ -433,18 +433,33 @@ def test_a_fused_linear_refuses_a_seed_of_another_dtype(params, seed) -> None:  
         y.backward(np.ones((3, 2), dtype=seed))
 
 
-class LinearGradients:
-    """An observer that keeps what each fused Linear's backward returned."""
+class OpGradients:
+    """An observer that keeps what each backward of one op returned."""
 
-    def __init__(self) -> None:
+    def __init__(self, op: str) -> None:
+        self.op = op
         self.grads_in: list[tuple] = []
 
     def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
         pass
 
     def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
-        if type(ctx).__name__ == "Linear":
+        if type(ctx).__name__ == self.op:
             self.grads_in.append(tuple(grads_in))
+
+
+def gradients_returned(op: str, loss: tg.Tensor) -> list[bool]:
+    """Which of op's inputs its backward (run once, by loss.backward()) returned a gradient for."""
+    from tinygen import function
+
+    log = OpGradients(op)
+    function.observers.append(log)
+    try:
+        loss.backward()
+    finally:
+        function.observers.remove(log)
+    [grads_in] = log.grads_in
+    return [grad is not None for grad in grads_in]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])  # the kernel and the plain path
@@ -455,18 +470,35 @@ def test_a_fused_linear_computes_no_gradient_an_input_does_not_need(
 ) -> None:
     # the data x of a first layer needs no gradient, nor a frozen layer's weights: each
     # skipped one is a matrix product saved per step
-    from tinygen import function
-
     rng = np.random.default_rng(5)
     arrays = [rng.normal(size=(3, 4)), rng.normal(size=(2, 4)), rng.normal(size=2)]
     x, weight, bias = (
         tg.tensor(a.astype(dtype), requires_grad=wanted) for a, wanted in zip(arrays, trained)
     )
-    y, log = F.linear(x, weight, bias, activation=activation), LinearGradients()
-    function.observers.append(log)
-    try:
-        y.sum().backward()
-    finally:
-        function.observers.remove(log)
-    [grads_in] = log.grads_in
-    assert [grad is not None for grad in grads_in] == list(trained)
+    y = F.linear(x, weight, bias, activation=activation)
+    assert gradients_returned("Linear", y.sum()) == list(trained)
+
+
+@pytest.mark.parametrize("trained", [(True, False), (False, True)])
+def test_matmul_computes_no_gradient_an_operand_does_not_need(trained: tuple[bool, bool]) -> None:
+    rng = np.random.default_rng(6)
+    a, b = (
+        tg.tensor(rng.normal(size=shape), requires_grad=wanted)
+        for shape, wanted in zip([(3, 4), (4, 2)], trained)
+    )
+    assert gradients_returned("MatMul", (a @ b).sum()) == list(trained)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # the kernel's gradient and not
+@pytest.mark.parametrize("trained", [(True, False), (False, True)])
+def test_bce_with_logits_computes_no_gradient_an_input_does_not_need(
+    dtype: type, trained: tuple[bool, bool]
+) -> None:
+    # the target of a GAN's loss is a constant: its gradient would be a wasted pass
+    rng = np.random.default_rng(7)
+    logits, target = (
+        tg.tensor(values.astype(dtype), requires_grad=wanted)
+        for values, wanted in zip([rng.normal(size=(4, 3)), rng.uniform(size=(4, 3))], trained)
+    )
+    loss = F.binary_cross_entropy_with_logits(logits, target)
+    assert gradients_returned("BCEWithLogits", loss) == list(trained)
