@@ -502,3 +502,17 @@ def test_bce_with_logits_computes_no_gradient_an_input_does_not_need(
     )
     loss = F.binary_cross_entropy_with_logits(logits, target)
     assert gradients_returned("BCEWithLogits", loss) == list(trained)
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_the_fused_linear_writes_into_the_buffer_it_is_given(activation: str | None) -> None:
+    # tinygen.compile's reuse_buffers pass hands each replay one output array (``out=``)
+    from tinygen.ops.linear import Linear
+
+    rng = np.random.default_rng(8)
+    x, weight, bias = (tg.tensor(rng.normal(size=shape)) for shape in [(3, 4), (2, 4), (2,)])
+    buffer = np.empty((3, 2))
+    y = Linear.apply(x, weight, bias, activation=activation, slope=0.0, out=buffer)
+    expected = F.linear(x, weight, bias, activation=activation)
+    assert y.data is buffer
+    np.testing.assert_allclose(buffer, expected.numpy(), rtol=1e-12)
