@@ -516,3 +516,22 @@ def test_the_fused_linear_writes_into_the_buffer_it_is_given(activation: str | N
     expected = F.linear(x, weight, bias, activation=activation)
     assert y.data is buffer
     np.testing.assert_allclose(buffer, expected.numpy(), rtol=1e-12)
+
+
+# --- matmul's 1-D operands (tinygen/ops/reduce.py) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "left, right",
+    [((4,), (4, 3)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((3, 4), (4,)), ((4,), (4,))],
+)
+def test_matmul_lifts_a_vector_and_drops_its_axis_again(left: tuple, right: tuple) -> None:
+    # NumPy's rule: a 1-D left operand is a row (1, n), a 1-D right one a column (n, 1),
+    # and the lifted axis is removed from the result
+    rng = np.random.default_rng(9)
+    a, b = (tg.tensor(rng.normal(size=shape), requires_grad=True) for shape in (left, right))
+    product = a @ b
+    expected = np.matmul(a.numpy(), b.numpy())
+    assert product.shape == expected.shape
+    np.testing.assert_allclose(product.numpy(), expected, rtol=1e-12)
+    assert tg.gradcheck(lambda p, q: p @ q, [a, b])
