@@ -7,6 +7,8 @@ written for, planted by hand. The survivors judged equivalent are in docs/testin
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,11 @@ def test_sub_and_mul_compute_no_gradient_an_operand_does_not_need(
     returned = gradients_returned(name, (a - b if name == "Sub" else a * b).sum())
     # Sub passes dL/dy on to a as it is (no work to save); b's negated copy is skipped
     assert returned == ([True, trained[1]] if name == "Sub" else list(trained))
+
+
+@pytest.mark.parametrize("left, right", [((), (3, 3)), ((3, 3), ()), ((), ())])
+def test_matmul_refuses_a_0d_operand_on_either_side(left: tuple, right: tuple) -> None:
+    a, b = tg.ones(*left), tg.ones(*right)
+    message = f"MatMul: cannot multiply a 0-d tensor ({left} @ {right})"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        a @ b
