@@ -156,3 +156,16 @@ def test_matmul_refuses_a_0d_operand_on_either_side(left: tuple, right: tuple) -
     message = f"MatMul: cannot multiply a 0-d tensor ({left} @ {right})"
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         a @ b
+
+
+# --- the reductions' axis check (tinygen/ops/reduce.py) ------------------------------------
+
+
+@pytest.mark.parametrize("shape, axis", [((2, 3), 2), ((3,), 1), ((), 1), ((2, 3), -3)])
+def test_a_reduction_refuses_the_first_axis_past_either_end(shape: tuple, axis: int) -> None:
+    # axis == ndim would wrap round to axis 0 (axis % ndim) and sum the wrong axis silently
+    x = tg.ones(*shape)
+    message = f"axis {axis} is out of range for a tensor with {len(shape)} dimensions"
+    for reduce in (x.sum, x.max):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            reduce(axis=axis)
