@@ -169,3 +169,13 @@ def test_a_reduction_refuses_the_first_axis_past_either_end(shape: tuple, axis: 
     for reduce in (x.sum, x.max):
         with pytest.raises(ValueError, match=re.escape(message)):
             reduce(axis=axis)
+
+
+def test_a_reduction_of_a_0d_tensor_over_axis_0_is_the_value_itself() -> None:
+    # a 0-d tensor takes axis 0 as a no-op (-1 is refused: there is no last axis)
+    x = tg.tensor(np.float64(2.5), requires_grad=True)
+    for axis in (0, (0,)):
+        assert x.sum(axis=axis).shape == () and x.sum(axis=axis).item() == 2.5
+        assert x.max(axis=axis).item() == 2.5
+    x.sum(axis=0).backward()
+    assert x.grad.item() == 1.0
