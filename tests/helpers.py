@@ -21,3 +21,29 @@ def synthetic_digits(n: int = 256, seed: int = 0, num_classes: int = 10):
 def parameters_of(model) -> dict[str, np.ndarray]:
     """A copy of every parameter of a model, by dotted name."""
     return {name: param.numpy().copy() for name, param in model.named_parameters()}
+
+
+class OpNames:
+    """An observer (tinygen.function.observers) that records the class of every forward op."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
+        self.names.append(cls.__name__)
+
+    def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
+        pass
+
+
+def forward_ops(model, x) -> list[str]:  # noqa: ANN001
+    """The class names of the ops that ``model(x)`` runs, in order."""
+    from tinygen import function
+
+    recorder = OpNames()
+    function.observers.append(recorder)
+    try:
+        model(x)
+    finally:
+        function.observers.remove(recorder)
+    return recorder.names

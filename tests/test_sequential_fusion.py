@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import forward_ops
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygen as tg
-from tinygen import fastpath, function, nn
+from tinygen import fastpath, nn
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -18,29 +19,6 @@ ACTIVATIONS = {
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
 }
-
-
-class OpNames:
-    """An observer (tinygen.function.observers) that records the class of every forward op."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def on_forward(self, cls, ctx, inputs, params, out, seconds) -> None:  # noqa: ANN001
-        self.names.append(cls.__name__)
-
-    def on_backward(self, ctx, grad_out, grads_in, seconds) -> None:  # noqa: ANN001
-        pass
-
-
-def ops_run(model: nn.Module, x: tg.Tensor) -> list[str]:
-    recorder = OpNames()
-    function.observers.append(recorder)
-    try:
-        model(x)
-    finally:
-        function.observers.remove(recorder)
-    return recorder.names
 
 
 def one_by_one(model: nn.Sequential, x: tg.Tensor) -> tg.Tensor:
@@ -80,8 +58,8 @@ def test_fused_equals_the_modules_one_by_one(name: str, fast: bool, batch: int, 
 def test_fused_runs_one_linear_op_and_no_activation_op(name: str) -> None:
     model = nn.Sequential(nn.Linear(4, 6), ACTIVATIONS[name](), nn.Linear(6, 2))
     x = tg.tensor(np.ones((3, 4), np.float32), requires_grad=True)
-    assert ops_run(model, x) == ["Linear", "Linear"]
-    assert len(ops_run(nn.Sequential(*model), x)) == 2  # the same modules, put together anew
+    assert forward_ops(model, x) == ["Linear", "Linear"]
+    assert len(forward_ops(nn.Sequential(*model), x)) == 2  # the same modules, put together anew
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))
@@ -106,7 +84,7 @@ def test_what_is_not_fused_runs_as_written() -> None:
         (nn.Sequential(nn.Linear(4, 5), nn.Dropout(0.5), nn.ReLU()).eval(), ["Linear", "Relu"]),
     ]
     for model, expected in cases:
-        assert ops_run(model, x) == expected
+        assert forward_ops(model, x) == expected
         np.testing.assert_array_equal(model(x).numpy(), one_by_one(model, x).numpy())
 
 
