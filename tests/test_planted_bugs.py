@@ -11,7 +11,8 @@ a failure means the bug was caught, not that the harness broke.
 
 An entry whose string is no longer in its file fails with a message saying so: update the
 entry with the code. Run with ``pytest -m slow tests/test_planted_bugs.py``: about 7
-minutes on a shared two-core machine (3.5 minutes of CPU), one pytest subprocess per entry.
+minutes on a shared two-core machine, 3 min 44 s on a quiet one (3.7 minutes of CPU), one
+pytest subprocess per entry. CI (``.ci/run``) runs it after the default suite.
 """
 
 from __future__ import annotations
@@ -109,8 +110,8 @@ BUGS = [
     Bug(
         "load_skips_the_sha256",
         "tinygen/serialization.py",
-        "if _digest(arrays[key]) != expected:",
-        "if False:",
+        "if array is None or _digest(array) != expected:",
+        "if array is None:",
         (f"{SURVIVORS}::test_load_refuses_an_archive_rewritten_with_valid_crcs_but_other_data",),
     ),
     # --- gradcheck and the engine --------------------------------------------------------
