@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 import pytest
-from helpers import synthetic_digits
+from helpers import SumOfCopies, synthetic_digits
 
 MNIST_MISSING = "MNIST is not on this machine (run `python -m tinygen.data fetch mnist`)"
 
@@ -77,3 +77,14 @@ def _one_blas_thread_count(request):
     threads.set_blas_threads(1)
     yield
     threads.set_blas_threads(None)
+
+
+@pytest.fixture
+def three_ranks():
+    """A world of three ranks whose gradients are all alike (``helpers.SumOfCopies``)."""
+    from tinygen.distributed.world import World, set_world
+
+    comm = SumOfCopies(3)
+    set_world(World(rank=0, size=3, comm=comm))
+    yield comm
+    set_world(None)

@@ -47,3 +47,18 @@ def forward_ops(model, x) -> list[str]:  # noqa: ANN001
     finally:
         function.observers.remove(recorder)
     return recorder.names
+
+
+class SumOfCopies:
+    """A communicator for N ranks that all hold what this one holds: the sum is N times it."""
+
+    def __init__(self, size):
+        self.rank, self.size, self.calls, self.timeout = 0, size, [], 1.0
+
+    def all_reduce_sum(self, buffers, what):
+        self.calls.append((len(buffers), what))
+        for buffer in buffers:
+            buffer *= self.size
+
+    def broadcast(self, buffers, what, root=0):
+        self.calls.append((len(buffers), what))

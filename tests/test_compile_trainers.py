@@ -12,12 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import parameters_of, synthetic_digits
-from test_distributed import SumOfCopies
 from test_train import SMALL
 
 import tinygen
 from tinygen import distributed, nn
-from tinygen.distributed.world import World, set_world
 from tinygen.fastpath import fast_path
 from tinygen.train import TrainConfig, make_trainer
 
@@ -151,15 +149,6 @@ def test_check_finite_eagerly_and_its_errors():
         tinygen.compile.check_finite(tinygen.tensor(float("inf")), "loss_g")
     with pytest.raises(ValueError, match="one-element Tensor.*t.sum()"):
         tinygen.compile.check_finite(tinygen.tensor(np.zeros(3, np.float32)))
-
-
-@pytest.fixture
-def three_ranks():
-    """A world of three ranks whose gradients are all alike (``SumOfCopies``)."""
-    comm = SumOfCopies(3)
-    set_world(World(rank=0, size=3, comm=comm))
-    yield comm
-    set_world(None)
 
 
 def test_a_data_parallel_optimizer_step_is_replayed_with_its_all_reduce(three_ranks):

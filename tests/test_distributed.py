@@ -19,7 +19,7 @@ from tinygen import backend, distributed
 from tinygen.data import DataLoader
 from tinygen.distributed.buckets import Buckets
 from tinygen.distributed.comm import MPICommunicator, NCCLCommunicator
-from tinygen.distributed.world import World, launched_size, set_world
+from tinygen.distributed.world import launched_size
 
 
 @settings(deadline=None, max_examples=30)
@@ -123,29 +123,6 @@ def test_buckets_hold_the_arrays_end_to_end(shapes, kinds, bucket_bytes):
     for members, flat in zip(buckets.groups, buckets.flats):  # one dtype per bucket, in size
         assert len({arrays[i].dtype for i in members}) == 1
         assert len(members) == 1 or flat.nbytes <= bucket_bytes
-
-
-class SumOfCopies:
-    """A communicator for N ranks that all hold what this one holds: the sum is N times it."""
-
-    def __init__(self, size):
-        self.rank, self.size, self.calls, self.timeout = 0, size, [], 1.0
-
-    def all_reduce_sum(self, buffers, what):
-        self.calls.append((len(buffers), what))
-        for buffer in buffers:
-            buffer *= self.size
-
-    def broadcast(self, buffers, what, root=0):
-        self.calls.append((len(buffers), what))
-
-
-@pytest.fixture
-def three_ranks():
-    comm = SumOfCopies(3)
-    set_world(World(rank=0, size=3, comm=comm))
-    yield comm
-    set_world(None)
 
 
 def test_all_reduce_gradients_averages_in_a_few_flat_buckets(three_ranks):
