@@ -21,12 +21,14 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))  # user_loops, beside this file
 
+Step = Callable[[], None]  # one call of a timed path
 B = 64  # W2's batch
 G_SIZES = [110, 256, 512, 1024, 784]  # z (100) + one-hot label (10) -> image
 D_SIZES = [784, 512, 256, 11]  # image -> real/fake logit + 10 class logits
@@ -57,7 +59,7 @@ def step_products(batch: int = B) -> list[tuple[tuple[int, int], tuple[int, int]
     return shapes
 
 
-def numpy_products(shapes: list) -> callable:
+def numpy_products(shapes: list) -> Step:
     """A function running every product once with NumPy into preallocated buffers."""
     rng = np.random.default_rng(0)
     operands = [
@@ -76,7 +78,7 @@ def numpy_products(shapes: list) -> callable:
     return run
 
 
-def jax_functions(shapes: list) -> tuple[callable, callable] | None:
+def jax_functions(shapes: list) -> tuple[Step, Step] | None:
     """(the products under jax.jit, JAX's whole W2 step), or None without JAX."""
     try:
         import jax
@@ -117,7 +119,7 @@ def jax_functions(shapes: list) -> tuple[callable, callable] | None:
     return run_products, run_step
 
 
-def tinygen_step(compiled: bool) -> callable:
+def tinygen_step(compiled: bool) -> Step:
     """The project's own trainer step on plain W2 (D frozen in the G step; no GAN recipe)."""
     import tempfile
 
@@ -140,7 +142,7 @@ def tinygen_step(compiled: bool) -> callable:
     return run
 
 
-def user_step(compiled: bool) -> callable:
+def user_step(compiled: bool) -> Step:
     """W2 as a user writes it (``user_loops.py``), eager or under ``tinygen.compile``."""
     from user_loops import cgan_step
 
@@ -159,7 +161,7 @@ def user_step(compiled: bool) -> callable:
     return lambda: step(*args)
 
 
-def ms_per_call(fn: callable, steps: int) -> float:
+def ms_per_call(fn: Step, steps: int) -> float:
     """Milliseconds per call of fn over ``steps`` calls."""
     start = time.perf_counter()
     for _ in range(steps):
