@@ -161,7 +161,8 @@ def test_dropout_and_one_hot_as_ops_give_what_their_array_code_gave() -> None:
     x = tg.Tensor(np.arange(1.0, 13.0, dtype=np.float32).reshape(3, 4), requires_grad=True)
     tg.manual_seed(5)
     dropped = F.dropout(x, 0.25)
-    keep = np.random.default_rng(5).random((3, 4)) >= 0.25
+    bits = np.random.default_rng(5).integers(0, 1 << 16, (3, 4), dtype=np.uint16)
+    keep = bits >= 16384  # 0.25 of 2^16 levels dropped: kept with probability 0.75 exactly
     np.testing.assert_array_equal(dropped.numpy(), x.numpy() * (keep / 0.75).astype(np.float32))
     dropped.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), (keep / 0.75).astype(np.float32))

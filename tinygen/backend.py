@@ -123,6 +123,20 @@ def drawing_through(wrap: Callable[[Any], Any]) -> Iterator[None]:
         _draw_through = saved
 
 
+BITS = 16  # random_bits draws whole numbers in [0, 2**BITS)
+
+
+def random_bits(device: str, shape: tuple[int, ...]) -> Any:
+    """Uniform whole numbers in [0, 2**16) from the device's generator (dropout's draws).
+
+    uint16 on the CPU, where NumPy draws them about twice as fast as ``random``'s floats
+    (1.8 vs 3.2-5 ns each here); int32 on the GPU, the narrowest CuPy's ``integers`` is
+    documented for.
+    """
+    dtype = np.uint16 if check_device(device) == "cpu" else np.int32
+    return rng(device).integers(0, 1 << BITS, shape, dtype=dtype)
+
+
 def manual_seed(seed: int) -> None:
     """Seed every device's generator, so that a run is reproducible bit for bit."""
     _rngs.clear()

@@ -116,8 +116,8 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability must be in [0, 1), not {p}")
     if not training or p == 0:
         return x
-    uniform = Tensor._wrap(backend.rng(x.device).random(x.shape))
-    return x * DropoutMask.apply(uniform, p=p, dtype=x.dtype)
+    bits = Tensor._wrap(backend.random_bits(x.device, x.shape))
+    return x * DropoutMask.apply(bits, p=p, dtype=x.dtype)
 
 
 def one_hot(labels: Any, num_classes: int) -> Tensor:

@@ -231,14 +231,22 @@ class Clip(Function):
 
 
 class DropoutMask(Function):
-    """mask = [u >= p] / (1 - p) from uniform draws u; not differentiable (u is a draw).
+    """mask = [bits >= t] / P(bits >= t), t = p 2^16 rounded, from draws bits in [0, 2^16).
 
-    An op rather than array code, so that ``tinygen.compile`` sees it and recomputes it.
+    Inverted dropout's mask (Srivastava et al. 2014): an element is kept with probability
+    q = 1 - t / 2^16 and then scaled by 1 / q, so E[mask] = 1 exactly; p itself is rounded
+    to a multiple of 2^-16 (0.3 drops with probability 0.300003). Not differentiable (the
+    bits are a draw). An op rather than array code, so that ``tinygen.compile`` sees it and
+    recomputes it.
     """
 
     @staticmethod
-    def forward(ctx: Function, uniform: Any, p: float, dtype: Any) -> Any:
-        return ((uniform >= p) / (1 - p)).astype(dtype)
+    def forward(ctx: Function, bits: Any, p: float, dtype: Any) -> Any:
+        levels = 1 << backend.BITS
+        threshold = min(round(p * levels), levels - 1)  # p < 1: one level is always kept
+        mask = (bits >= threshold).astype(dtype)
+        mask *= mask.dtype.type(levels / (levels - threshold))
+        return mask
 
     @staticmethod
     def backward(ctx: Function, grad_out: Tensor) -> tuple:
