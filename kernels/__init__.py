@@ -25,6 +25,7 @@ KERNELS = (
     "bias_sigmoid_backward",
     "reparameterize",
     "reparameterize_backward",
+    "dropout",
     "bce_with_logits",
     "bce_with_logits_rows",
     "gaussian_kl",

@@ -164,3 +164,15 @@ def reparameterize_backward(grad_z, eps, std, grad_mu, grad_logvar):
             g = grad_z[i, j]
             grad_logvar[i, j] = half * g * eps[i, j] * std[i, j]
             grad_mu[i, j] = g
+
+
+@jit_kernel
+def dropout(x, bits, threshold, scale, out):
+    """out = x * scale where bits >= threshold, else 0; see reference.dropout."""
+    require_shapes(x.shape == bits.shape == out.shape)
+    keep = out.dtype.type(scale)
+    zero = out.dtype.type(0)
+    rows, cols = x.shape
+    for i in range(rows):
+        for j in range(cols):
+            out[i, j] = x[i, j] * (keep if bits[i, j] >= threshold else zero)  # as x * mask

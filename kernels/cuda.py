@@ -168,6 +168,22 @@ def reparameterize_backward(grad_z, eps, std, grad_mu, grad_logvar):
 
 
 @cuda.jit
+def _dropout(x, bits, threshold, keep, out):
+    zero = keep * 0
+    rows, cols = x.shape
+    for index in range(cuda.grid(1), rows * cols, cuda.gridsize(1)):
+        i = index // cols
+        j = index - i * cols
+        out[i, j] = x[i, j] * (keep if bits[i, j] >= threshold else zero)
+
+
+def dropout(x, bits, threshold, scale, out):
+    """out = x * scale where bits >= threshold, else 0."""
+    _require_shapes(x.shape == bits.shape == out.shape)
+    _dropout[_launch(x.size)](x, bits, threshold, out.dtype.type(scale), out)
+
+
+@cuda.jit
 def _bce_rows(logits, target, grad, loss_rows):
     partial = cuda.shared.array(_REDUCE_THREADS, float64)
     thread = cuda.threadIdx.x

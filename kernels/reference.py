@@ -201,3 +201,21 @@ def reparameterize_backward(
     np.multiply(0.5 * grad_z * eps, std, out=grad_logvar)
     if grad_mu is not grad_z:
         grad_mu[...] = grad_z
+
+
+def dropout(x: np.ndarray, bits: np.ndarray, threshold: int, scale: float, out: np.ndarray) -> None:
+    """Inverted dropout with the mask drawn as bits: out = x * scale where bits >= threshold.
+
+    for i < N: for j < H:
+        out[i, j] = x[i, j] * scale if bits[i, j] >= threshold else 0
+
+    The same call is the backward (dL/dx = dL/dout * scale where kept, with the same bits).
+
+    Args:
+        x: (N, H) the input (or, for the backward, dL/dout).
+        bits: (N, H) whole numbers in [0, 2^16), drawn by the caller (so runs are seeded).
+        threshold: elements whose bits are below it are dropped.
+        scale: 1 / P(kept), for the kept elements.
+        out: (N, H) the result; may alias ``x``.
+    """
+    np.multiply(x, x.dtype.type(scale) * (bits >= threshold), out=out)

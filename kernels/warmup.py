@@ -47,6 +47,7 @@ def _run_each_kernel(module: ModuleType, rows: int = 3, cols: int = 5) -> None:
     std, grad_mu, grad_logvar = np.empty_like(x), np.empty_like(x), np.empty_like(x)
     module.reparameterize(x, x, x, out, std)
     module.reparameterize_backward(x, x, std, grad_mu, grad_logvar)
+    module.dropout(x, np.zeros((rows, cols), np.uint16), 3, 1.5, out)
     loss_rows = np.empty(rows)
     module.gaussian_kl(x, x, loss_rows, grad_mu, grad_logvar)
     target = np.full_like(x, 0.5)

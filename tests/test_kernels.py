@@ -155,6 +155,18 @@ def moving_average(rate):
     return case
 
 
+def dropout(p):
+    def case(module, rng, shape, alias, dtype):
+        x = normal(rng, shape, dtype)
+        bits = rng.integers(0, 1 << 16, shape, dtype=np.uint16)
+        threshold = round(p * (1 << 16))
+        out = x if alias else nan_like(shape, dtype)
+        module.dropout(x, bits, threshold, 1 / (1 - p), out)
+        return [out]
+
+    return case
+
+
 CASES = {  # case id -> (kernel, case function); aliasing is tried where the spec allows it
     "bias_leaky_relu[relu]": ("bias_leaky_relu", forward("leaky_relu", 0.0)),
     "bias_leaky_relu[0.2]": ("bias_leaky_relu", forward("leaky_relu", 0.2)),
@@ -184,6 +196,8 @@ CASES = {  # case id -> (kernel, case function); aliasing is tried where the spe
     "adam_step[0.1,decay]": ("adam_step", adam(0.1, 0.01)),
     "sgd_step[momentum]": ("sgd_step", sgd(0.9, 0.0)),
     "sgd_step[plain,decay]": ("sgd_step", sgd(0.0, 0.01)),
+    "dropout[0.3]": ("dropout", dropout(0.3)),
+    "dropout[0.9]": ("dropout", dropout(0.9)),
     "moving_average[0.001]": ("moving_average", moving_average(0.001)),
     "moving_average[0.5]": ("moving_average", moving_average(0.5)),
 }

@@ -55,6 +55,17 @@ def distinct(rng: np.random.Generator, shape: tuple) -> np.ndarray:
     return (rng.permutation(n) * 0.1 - n * 0.05).reshape(shape)
 
 
+def seeded_dropout(a: tg.Tensor, p: float = 0.4) -> tg.Tensor:
+    tg.manual_seed(7)
+    return F.dropout(a, p)
+
+
+def dropout_reference(a: np.ndarray, p: float = 0.4) -> np.ndarray:
+    bits = np.random.default_rng(7).integers(0, 1 << 16, np.shape(a), dtype=np.uint16)
+    threshold = round(p * (1 << 16))
+    return a * (bits >= threshold) * ((1 << 16) / ((1 << 16) - threshold))
+
+
 @dataclass
 class Case:
     name: str
@@ -122,6 +133,9 @@ CASES = [
         lambda a: a.min(axis=0, keepdims=True),
         distinct,
     ),
+    # the same mask on every call (the generator reseeded), so finite differences see one
+    # function; the reference draws the bits itself: kept where bits >= 0.4 * 2^16
+    Case("dropout", "unary", lambda a: seeded_dropout(a), lambda a: dropout_reference(a)),
     Case("reshape", "unary", lambda a: a.reshape(-1), lambda a: a.reshape(-1)),
     Case("transpose", "unary", lambda a: a.T, lambda a: a.T),
     Case("swapaxes", "reduce", lambda a: a.swapaxes(0, -1), lambda a: a.swapaxes(0, -1)),

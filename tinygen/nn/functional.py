@@ -18,7 +18,7 @@ from tinygen.idioms import accepts_dim
 from tinygen.ops import linear as fused_linear
 from tinygen.ops import losses as fused_losses
 from tinygen.ops.conv import conv2d, max_pool2d  # noqa: F401 - public as F.conv2d, F.max_pool2d
-from tinygen.ops.elementwise import DropoutMask
+from tinygen.ops.elementwise import Dropout
 from tinygen.ops.shape import OneHot
 from tinygen.tensor import Tensor, as_tensor
 
@@ -116,8 +116,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability must be in [0, 1), not {p}")
     if not training or p == 0:
         return x
-    bits = Tensor._wrap(backend.random_bits(x.device, x.shape))
-    return x * DropoutMask.apply(bits, p=p, dtype=x.dtype)
+    return Dropout.apply(x, bits=backend.random_bits(x.device, x.shape), p=p)
 
 
 def one_hot(labels: Any, num_classes: int) -> Tensor:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygen import backend
-from tinygen.function import Function, unbroadcast
+from tinygen import backend, fastpath
+from tinygen.function import Function, is_grad_enabled, unbroadcast
 from tinygen.kernels import reference
 from tinygen.tensor import Tensor, as_tensor
 
@@ -230,27 +230,47 @@ class Clip(Function):
         return (grad_out * Tensor._wrap(inside),)
 
 
-class DropoutMask(Function):
-    """mask = [bits >= t] / P(bits >= t), t = p 2^16 rounded, from draws bits in [0, 2^16).
+class Dropout(Function):
+    """Inverted dropout (Srivastava et al. 2014): y = x * m,  dL/dx = dL/dy * m.
 
-    Inverted dropout's mask (Srivastava et al. 2014): an element is kept with probability
-    q = 1 - t / 2^16 and then scaled by 1 / q, so E[mask] = 1 exactly; p itself is rounded
-    to a multiple of 2^-16 (0.3 drops with probability 0.300003). Not differentiable (the
-    bits are a draw). An op rather than array code, so that ``tinygen.compile`` sees it and
-    recomputes it.
+    The mask is m = [bits >= t] / P(bits >= t), from draws bits in [0, 2^16) and t = p 2^16
+    rounded. An element is kept with probability q = 1 - t / 2^16 and scaled by 1 / q, so E[y] = x
+    exactly; p itself is rounded to a multiple of 2^-16 (0.3 drops with probability
+    0.300003). The bits are a parameter holding a draw (not differentiable, and not an
+    input, whose dtype would have to be x's): ``tinygen.compile`` sees the draw and makes it
+    again on every replay. Forward and backward are one kernel, ``dropout``: the backward
+    masks dL/dy with the same bits.
     """
 
-    @staticmethod
-    def forward(ctx: Function, bits: Any, p: float, dtype: Any) -> Any:
-        levels = 1 << backend.BITS
-        threshold = min(round(p * levels), levels - 1)  # p < 1: one level is always kept
-        mask = (bits >= threshold).astype(dtype)
-        mask *= mask.dtype.type(levels / (levels - threshold))
-        return mask
+    bits: Any
+    threshold: int
+    scale: float
 
     @staticmethod
-    def backward(ctx: Function, grad_out: Tensor) -> tuple:
-        return (None,)
+    def forward(ctx: Dropout, x: Any, bits: Any, p: float) -> Any:
+        levels = 1 << backend.BITS
+        ctx.threshold = min(round(p * levels), levels - 1)  # p < 1: one level is always kept
+        ctx.scale = levels / (levels - ctx.threshold)
+        ctx.bits = bits
+        return _dropout(x, bits, ctx.threshold, ctx.scale)
+
+    @staticmethod
+    def backward(ctx: Dropout, grad_out: Tensor) -> tuple:
+        if is_grad_enabled():  # a graph of the gradient: the mask as a constant factor
+            mask = _dropout(backend.array_module(ctx.bits).ones_like(grad_out.data), ctx.bits,
+                            ctx.threshold, ctx.scale)  # fmt: skip
+            return (grad_out * Tensor._wrap(mask),)
+        return (Tensor._wrap(_dropout(grad_out.data, ctx.bits, ctx.threshold, ctx.scale)),)
+
+
+def _dropout(x: Any, bits: Any, threshold: int, scale: float) -> Any:
+    """x * scale where bits >= threshold, else x * 0: the ``dropout`` kernel on one row."""
+    # one C-order row of each (ascontiguousarray would make a 0-d array 1-d)
+    x, bits = (a if a.flags.c_contiguous else a.copy(order="C") for a in (x, bits))
+    out = backend.array_module(x).empty(x.shape, x.dtype)
+    kernel = fastpath.kernel_or_reference("dropout", fastpath.forward_kernels(x), x)
+    kernel(x.reshape(1, -1), bits.reshape(1, -1), threshold, scale, out.reshape(1, -1))
+    return out
 
 
 class Where(Function):
