@@ -208,6 +208,20 @@ BUGS = [
         _ops("gradient_matches and where"),
     ),
     Bug(
+        "dropout_kernel_forgets_the_scale",
+        "kernels/cpu.py",
+        "    keep = out.dtype.type(scale)\n",
+        "    keep = out.dtype.type(1)\n",
+        ("tests/test_kernels.py", "-k", "dropout"),
+    ),
+    Bug(
+        "dropout_backward_forgets_the_scale",
+        ELEMENTWISE,
+        "return (Tensor._wrap(_dropout(grad_out.data, ctx.bits, ctx.threshold, ctx.scale)),)",
+        "return (Tensor._wrap(_dropout(grad_out.data, ctx.bits, ctx.threshold, 1.0)),)",
+        _ops("gradient_matches and dropout"),
+    ),
+    Bug(
         "matmul_forgets_the_transpose",
         "tinygen/ops/reduce.py",
         "unbroadcast(grad_out @ b.swapaxes(-1, -2), a.shape)",
