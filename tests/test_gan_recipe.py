@@ -182,18 +182,44 @@ def test_label_smoothing_changes_only_the_real_targets():
         model.discriminator_loss(real, fake, real_target=0.0)
 
 
+def test_the_fakes_class_term_of_l_d_carries_its_weight():
+    tinygen.manual_seed(2)
+    real, fake = tinygen.randn(6, 784), tinygen.randn(6, 784)
+    real_labels, fake_labels = np.arange(6) % 10, (np.arange(6) + 3) % 10
+    for weight in (1.0, 0.5, 0.0):
+        model = ACGAN(z_dim=3, **SMALL, fake_class_weight=weight)
+        logits, classes = (t.numpy() for t in model.discriminate(tinygen.cat([real, fake])))
+
+        def ce(rows, labels):  # mean over rows of -log softmax(rows)[label]
+            top = rows.max(axis=1, keepdims=True)
+            log_norm = np.log(np.exp(rows - top).sum(axis=1)) + top[:, 0]
+            return (log_norm - rows[np.arange(len(labels)), labels]).mean()
+
+        bce = np.logaddexp(0, logits) - np.concatenate([np.ones(6), np.zeros(6)]) * logits
+        by_hand = (
+            bce.sum() / 6 + ce(classes[:6], real_labels) + weight * ce(classes[6:], fake_labels)
+        )
+        loss = model.discriminator_loss(real, fake, real_labels, fake_labels)[0].item()
+        assert loss == pytest.approx(by_hand, rel=1e-5), weight
+        assert model.config()["fake_class_weight"] == weight
+    with pytest.raises(ValueError, match="fake_class_weight"):
+        ACGAN(fake_class_weight=-0.5)
+
+
 @settings(max_examples=8, deadline=None)
 @given(
     rows=st.integers(1, 4),
     features=st.integers(1, 5),
     target=st.floats(0.5, 1.0),
     classes=st.sampled_from([0, 3]),
+    weight=st.sampled_from([1.0, 0.5, 0.0]),
 )
-def test_smoothed_discriminator_loss_passes_gradcheck(rows, features, target, classes):
-    """float64 finite differences of L_D with one-sided smoothing, w.r.t. D's first weight."""
+def test_smoothed_discriminator_loss_passes_gradcheck(rows, features, target, classes, weight):
+    """float64 finite differences of L_D with one-sided smoothing and the fakes' class weight,
+    w.r.t. D's first weight."""
     tinygen.manual_seed(rows * 7 + features)
-    model = GAN(z_dim=2, out_features=features, generator_hidden=[3],
-                discriminator_hidden=[4], num_classes=classes).double()  # fmt: skip
+    model = GAN(z_dim=2, out_features=features, generator_hidden=[3], discriminator_hidden=[4],
+                num_classes=classes, fake_class_weight=weight).double()  # fmt: skip
     real = tinygen.randn(rows, features, dtype="float64")
     fake = tinygen.randn(rows, features, dtype="float64")
     labels = np.arange(rows) % classes if classes else None
@@ -217,13 +243,15 @@ def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, mon
     run = tmp_path / "run"
     argv = ["train", "cgan", "--epochs", "1", "--batch-size", "32", "--out", str(run),
             "--no-progress", "--ema-decay", "0", "--label-smoothing", "0.1", "--lr-d", "3e-4",
-            "--instance-noise", "0.05", "--d-dropout", "0.2"]  # fmt: skip
+            "--instance-noise", "0.05", "--d-dropout", "0.2",
+            "--fake-class-weight", "0.25"]  # fmt: skip
     assert cli.main(argv) == 0
     saved = load_checkpoint(run)
     assert (
         saved["model_config"]["ema_decay"] == 0 and "generator_ema.0.weight" not in saved["model"]
     )
     assert saved["model_config"]["discriminator_dropout"] == 0.2
+    assert saved["model_config"]["fake_class_weight"] == 0.25
     config = saved["config"]
     assert (config["label_smoothing"], config["lr_d"], config["instance_noise"]) == (
         0.1,

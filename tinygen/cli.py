@@ -153,6 +153,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help=f"dropout after D's hidden layers ({recipe['discriminator_dropout']:g})",
     )
+    gan.add_argument(
+        "--fake-class-weight",
+        type=float,
+        help=f"AC-GAN: the fakes' class term's weight in L_D ({recipe['fake_class_weight']:g})",
+    )
     gan.add_argument("--label-smoothing", type=float, help="D's real target is 1 - S (0)")
     gan.add_argument("--instance-noise", type=float, help="std of noise on D's inputs, to 0 (0)")
 
@@ -165,10 +170,16 @@ def model_options(args: argparse.Namespace) -> dict | None:
         raise ValueError(
             f"--hidden and --activation apply to vae and cvae only, not to a {args.model}"
         )
-    gan = {"ema_decay": args.ema_decay, "discriminator_dropout": args.d_dropout}
+    gan = {
+        "ema_decay": args.ema_decay,
+        "discriminator_dropout": args.d_dropout,
+        "fake_class_weight": args.fake_class_weight,
+    }
     gan = {key: value for key, value in gan.items() if value is not None}
     if gan and FAMILY[args.model] != "gan":
-        raise ValueError(f"--ema-decay and --d-dropout are GAN options, not {args.model}'s")
+        raise ValueError(
+            f"--ema-decay, --d-dropout and --fake-class-weight are GAN options, not {args.model}'s"
+        )
     options = {**vae, **gan}
     return options or None
 
