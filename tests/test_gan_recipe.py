@@ -236,7 +236,7 @@ def test_smoothed_discriminator_loss_passes_gradcheck(rows, features, target, cl
     assert tinygen.gradcheck(loss, [weight])
 
 
-def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, monkeypatch):
+def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, monkeypatch, capsys):
     from tinygen import cli
 
     monkeypatch.setattr("tinygen.train.trainer.load_split", lambda *a: synthetic_digits(64))
@@ -259,3 +259,10 @@ def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, mon
         0.05,
     )
     assert cli.main(["train", "vae", "--ema-decay", "0.9", "--out", str(tmp_path / "v")]) == 1
+    capsys.readouterr()
+    argv = ["train", "vae", "--fake-class-weight", "0.5", "--out", str(tmp_path / "v")]
+    assert cli.main(argv) == 1
+    assert "--fake-class-weight are GAN options, not vae's" in capsys.readouterr().err
+    argv = ["train", "cgan", "--fake-class-weight", "-1", "--out", str(tmp_path / "c")]
+    assert cli.main(argv) == 1
+    assert "fake_class_weight must be a finite number in [0, inf)" in capsys.readouterr().err

@@ -88,7 +88,7 @@ def new_file(path: str, force: bool, suffixes: tuple[str, ...]) -> Path:
 
 # ----- train --------------------------------------------------------------------------------
 def family_defaults(key: str) -> str:
-    """A setting's default per model family, for the help: e.g. "VAE 10, GAN 14"."""
+    """A setting's default per model family, for the help: e.g. "VAE 10, GAN 15"."""
     return ", ".join(f"{family.upper()} {DEFAULTS[family][key]:g}" for family in DEFAULTS)
 
 

@@ -216,7 +216,7 @@ class GAN(nn.Module):
                 ]
             )
             weight = self.fake_class_weight
-            if weight == 1.0:  # both halves in one op
+            if weight == 1.0:  # both halves in one op, bit for bit as before the option
                 loss = loss + F.cross_entropy(class_logits, labels, reduction="sum") * (1.0 / n)
             else:  # CE(real) + w CE(fake), each a mean over its B rows
                 real_ce = F.cross_entropy(class_logits[:n], labels[:n], reduction="sum")
