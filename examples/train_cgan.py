@@ -9,7 +9,8 @@ Read it top to bottom; the training loop is written out here:
      LeakyReLU 0.2; Adam, betas (0.5, 0.999); batch 64; pixels scaled to [-1, 1]) with the
      library's GAN recipe on top (tinygen/train/config.py): lr 4e-4 (twice W2's 2e-4),
      dropout 0.3 in D, samples drawn from a moving average of G's weights (decay 0.998),
-     half the weight on the fakes' class term in D's loss, 15 epochs;
+     half the weight on the fakes' class term in D's loss, D's real/fake logit made
+     class-conditional (the projection y^T V phi(x) of Miyato & Koyama 2018), 15 epochs;
   2. training: per batch one D step (zero_grad, backward, step on D's Adam) and one G step
      with D frozen (the same on G's Adam), each loss the model's own (tinygen/models/gan.py),
      the two written as one function under @tinygen.compile (traced once, then replayed);
@@ -96,8 +97,8 @@ def train_step(real, real_labels, sigma):  # (64, 784) in [-1, 1], (64,) labels,
     if trainer.config.instance_noise:  # the recipe's noise on what D sees, annealed to 0
         real, fake = trainer.noisy(real, sigma), trainer.noisy(fake, sigma)
 
-    # D step: tell real from fake and name the class (the fakes' class term at weight 0.5,
-    # model.fake_class_weight); fake is detached inside the loss
+    # D step: tell real from fake, each for its class (the projection), and name the class
+    # (the fakes' class term at weight 0.5, model.fake_class_weight); fake is detached inside
     loss_d, stats = model.discriminator_loss(real, fake, real_labels, fake_labels, target)
     tinygen.compile.check_finite(loss_d, "loss_d", trainer.check_finite)
     optimizer_d.zero_grad()

@@ -89,7 +89,7 @@ def test_the_recipe_is_the_gan_default_and_given_options_go_on_top():
     trainer = small_trainer("unused", 1, synthetic_digits(64), lr_d=3e-4)
     assert trainer.optimizers["discriminator"].lr == 3e-4
     assert trainer.optimizers["generator"].lr == 4e-4
-    dropouts = [m for m in trainer.model.discriminator if isinstance(m, nn.Dropout)]
+    dropouts = [m for m in trainer.model.discriminator.modules() if isinstance(m, nn.Dropout)]
     assert [m.p for m in dropouts] == [GAN_RECIPE["discriminator_dropout"]] * 2
     for bad in ({"label_smoothing": 1.5}, {"instance_noise": -0.1}, {"lr_d": 0.0}):
         with pytest.raises(ValueError):
@@ -262,7 +262,7 @@ def test_the_cli_sets_the_recipe_and_refuses_gan_options_for_a_vae(tmp_path, mon
     capsys.readouterr()
     argv = ["train", "vae", "--fake-class-weight", "0.5", "--out", str(tmp_path / "v")]
     assert cli.main(argv) == 1
-    assert "--fake-class-weight are GAN options, not vae's" in capsys.readouterr().err
+    assert "--projection are GAN options, not vae's" in capsys.readouterr().err
     argv = ["train", "cgan", "--fake-class-weight", "-1", "--out", str(tmp_path / "c")]
     assert cli.main(argv) == 1
     assert "fake_class_weight must be a finite number in [0, inf)" in capsys.readouterr().err

@@ -287,6 +287,21 @@ BUGS = [
         # NumPy transcription of the paper's algorithm (found by name, whichever file holds it)
         ("tests", "-k", "adam_matches_the_published_algorithm"),
     ),
+    # --- the models ---------------------------------------------------------------------------
+    Bug(
+        "projection_term_left_out",
+        "tinygen/models/gan.py",
+        "return tinygen.cat([out[:, :1] + projection, out[:, 1:]], axis=1)",
+        "return tinygen.cat([out[:, :1], out[:, 1:]], axis=1)",
+        ("tests/test_projection.py", "-k", "by_hand"),
+    ),
+    Bug(
+        "projection_of_real_images_on_the_fakes_classes",
+        "tinygen/models/gan.py",
+        "one_hot = self.one_hot_if_projected(real_ids, fake_ids)",
+        "one_hot = self.one_hot_if_projected(fake_ids, fake_ids)",
+        ("tests/test_projection.py", "-k", "own_class"),
+    ),
 ]
 
 

@@ -158,6 +158,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help=f"AC-GAN: the fakes' class term's weight in L_D ({recipe['fake_class_weight']:g})",
     )
+    gan.add_argument(
+        "--projection",
+        action=argparse.BooleanOptionalAction,
+        help="AC-GAN: D's real/fake logit class-conditional (projection; on)",
+    )
     gan.add_argument("--label-smoothing", type=float, help="D's real target is 1 - S (0)")
     gan.add_argument("--instance-noise", type=float, help="std of noise on D's inputs, to 0 (0)")
 
@@ -174,11 +179,13 @@ def model_options(args: argparse.Namespace) -> dict | None:
         "ema_decay": args.ema_decay,
         "discriminator_dropout": args.d_dropout,
         "fake_class_weight": args.fake_class_weight,
+        "projection": args.projection,
     }
     gan = {key: value for key, value in gan.items() if value is not None}
     if gan and FAMILY[args.model] != "gan":
         raise ValueError(
-            f"--ema-decay, --d-dropout and --fake-class-weight are GAN options, not {args.model}'s"
+            "--ema-decay, --d-dropout, --fake-class-weight and --projection are GAN options, "
+            f"not {args.model}'s"
         )
     options = {**vae, **gan}
     return options or None

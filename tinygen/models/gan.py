@@ -26,7 +26,7 @@ where L_S is the GAN loss above. Default networks = the standard workload W2: G 
 [-1, 1]); D is 784-512-256-(1 + classes) with LeakyReLU(0.2). ``sample`` rescales G's
 output to [0, 1] for users.
 
-Two options the training recipe (``tinygen/train/config.py``) turns on, off by default so W2
+The options the training recipe (``tinygen/train/config.py``) turns on, off by default so W2
 stays the benchmark it is:
 - ``discriminator_dropout`` p: dropout after each hidden layer of D (train mode only), which
   keeps D from memorising the training digits and G's current artefacts.
@@ -35,23 +35,63 @@ stays the benchmark it is:
   al. 2019, eq. 2). It averages out G's oscillation around the game's equilibrium over its
   last 1 / (1 - beta) steps or so (500 at the recipe's 0.998: a longer average lags behind a
   G that is still improving); ``sample`` and ``decode_images`` draw from it, training uses G.
+- ``fake_class_weight`` w: the weight of the fakes' class term in L_D (``discriminator_loss``).
+- ``projection`` (AC-GAN): D's real/fake logit becomes class-conditional, the projection
+  discriminator of Miyato & Koyama (2018, eq. 3):
+
+      d(x, y) = psi(phi(x)) + y^T V phi(x),
+
+  phi(x) D's last hidden layer, psi the real/fake head, V a learnt (classes, hidden) matrix
+  (``ProjectionDiscriminator``). D then asks "is this a real 3?" rather than "is this real?"
+  and "which digit?" apart; the class head stays, so L_D and L_G keep their AC-GAN terms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 import tinygen
-from tinygen import fastpath, nn
+from tinygen import backend, fastpath, nn
 from tinygen.checks import real_number
 from tinygen.models.common import IMAGE_FEATURES, append_labels, labels_array, mlp
 from tinygen.nn import functional as F
 from tinygen.tensor import Tensor
 
 SLOPE = 0.2  # LeakyReLU slope in G and D (ganhacks, W2)
+PROJECTION_INIT = 0.05  # std of V's N(0, std^2) start: |V_y| about 0.8 for 256 hidden units
+
+
+class ProjectionDiscriminator(nn.Module):
+    """D(x, y) of the projection AC-GAN: (B, 1 + C) outputs, the first one class-conditional.
+
+    Column 0 is psi(phi(x)) + y^T V phi(x) (Miyato & Koyama 2018, eq. 3), columns 1.. the
+    AC-GAN's class logits, which do not depend on y.
+
+    Args:
+        layers: the plain D (``mlp``, with its dropouts): all but the last module make phi,
+            the last is the Linear(hidden, 1 + C) of psi and the class logits.
+        num_classes: C, the rows of V.
+    """
+
+    def __init__(self, layers: nn.Sequential, num_classes: int) -> None:
+        super().__init__()
+        modules = [layers[i] for i in range(len(layers))]
+        self.features = nn.Sequential(*modules[:-1])  # phi
+        self.heads = cast(nn.Linear, modules[-1])  # psi and the class logits
+        hidden = self.heads.weight.shape[1]
+        start = backend.rng("cpu").standard_normal((num_classes, hidden)) * PROJECTION_INIT
+        self.embedding = nn.Parameter(start.astype(np.float32))  # V, one row per class
+
+    def forward(self, x: Tensor, one_hot: Tensor) -> Tensor:
+        """D's outputs for images x (B, D) of classes one_hot (B, C)."""
+        phi = self.features(x)  # (B, H)
+        out = self.heads(phi)  # (B, 1 + C)
+        v_y = one_hot.astype(phi.dtype) @ self.embedding  # (B, H): row y of V for each image
+        projection = (v_y * phi).sum(axis=1, keepdims=True)  # y^T V phi(x), (B, 1)
+        return tinygen.cat([out[:, :1] + projection, out[:, 1:]], axis=1)
 
 
 class GAN(nn.Module):
@@ -67,6 +107,8 @@ class GAN(nn.Module):
         ema_decay: beta of the moving average of G's weights used for sampling (0: none).
         fake_class_weight: AC-GAN: the weight w of the fakes' class term in L_D (1: Odena et
             al.'s L_C on real and fake images alike; see ``discriminator_loss``).
+        projection: AC-GAN: D's real/fake logit gets the class projection y^T V phi(x)
+            (``ProjectionDiscriminator``); an unconditional GAN has no classes and ignores it.
     """
 
     kind = "gan"
@@ -81,6 +123,7 @@ class GAN(nn.Module):
         discriminator_dropout: float = 0.0,
         ema_decay: float = 0.0,
         fake_class_weight: float = 1.0,
+        projection: bool = False,
     ) -> None:
         super().__init__()
         real_number(fake_class_weight, "fake_class_weight", 0.0)
@@ -94,6 +137,7 @@ class GAN(nn.Module):
         g_sizes = (self.z_dim + num_classes, *self.generator_hidden, out_features)
         d_sizes = (out_features, *self.discriminator_hidden, 1 + num_classes)
         self.generator = mlp(g_sizes, "leaky_relu", last="tanh", slope=SLOPE)
+        self.discriminator: nn.Sequential | ProjectionDiscriminator
         self.discriminator = mlp(d_sizes, "leaky_relu", last=None, slope=SLOPE)
         if self.discriminator_dropout:  # Linear, Dropout, Linear, Dropout, ..., Linear
             layers = [self.discriminator[i] for i in range(len(self.discriminator))]
@@ -101,6 +145,9 @@ class GAN(nn.Module):
                 m for layer in layers[:-1] for m in (layer, nn.Dropout(self.discriminator_dropout))
             ]
             self.discriminator = nn.Sequential(*with_dropout, layers[-1])
+        self.projection = bool(projection)
+        if self.projection and self.conditional:  # V after D's layers, from the same generator
+            self.discriminator = ProjectionDiscriminator(self.discriminator, num_classes)
         if self.ema_decay:  # the averaged G starts as G; it never takes gradients
             self.generator_ema = mlp(g_sizes, "leaky_relu", last="tanh", slope=SLOPE)
             self.generator_ema.load_state_dict(self.generator.state_dict())
@@ -122,6 +169,7 @@ class GAN(nn.Module):
             "discriminator_dropout": self.discriminator_dropout,
             "ema_decay": self.ema_decay,
             "fake_class_weight": self.fake_class_weight,
+            "projection": self.projection,
         }
 
     # ----- the two networks ---------------------------------------------------------------
@@ -133,9 +181,20 @@ class GAN(nn.Module):
         """G(z[, y]): (B, z_dim) noise -> (B, out_features) images in [-1, 1] (with graph)."""
         return self.generator(append_labels(self, z, labels))  # (B, z + C) in when conditional
 
-    def discriminate(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """D's heads for images in [-1, 1]: (real/fake logits (B,), class logits (B, C) or None)."""
-        out = self.discriminator(x)  # (B, 1 + C)
+    def discriminate(
+        self, x: Tensor, one_hot: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """D's heads for images in [-1, 1]: (real/fake logits (B,), class logits (B, C) or None).
+
+        ``one_hot`` (B, C): the images' classes, which the projection D's real/fake logit
+        needs (ValueError without them); the other Ds take no classes and ignore it.
+        """
+        if isinstance(self.discriminator, ProjectionDiscriminator):
+            if one_hot is None:
+                raise ValueError("the projection discriminator needs the images' classes")
+            out = self.discriminator(x, one_hot)
+        else:
+            out = self.discriminator(x)  # (B, 1 + C)
         if not self.conditional:
             return out.reshape(-1), None
         return out[:, 0], out[:, 1:]
@@ -202,19 +261,20 @@ class GAN(nn.Module):
         if fake.shape[0] != n:
             raise ValueError(f"discriminator_loss: {n} real rows but {fake.shape[0]} fake rows")
         both = tinygen.cat([real.detach(), fake.detach()], axis=0)  # (2B, D), no graph into G
-        logits, class_logits = self.discriminate(both)
+        one_hot = None
+        if self.conditional:
+            real_ids = labels_array(real_labels, n, self.num_classes)
+            fake_ids = labels_array(fake_labels, n, self.num_classes)
+            one_hot = self.one_hot_if_projected(real_ids, fake_ids)
+        logits, class_logits = self.discriminate(both, one_hot)
         real_number(real_target, "discriminator_loss: real_target", 0.0, 1.0, True, False)
         dtype = logits.dtype  # float32, or float64 for gradient checks
         targets = np.concatenate([np.full(n, real_target, dtype), np.zeros(n, dtype)])
         # mean over the reals + mean over the fakes = (sum over all 2B rows) / B
         loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="sum") * (1.0 / n)
         if class_logits is not None:  # the AC-GAN: D has a class head
-            labels = tinygen.cat(  # an op (not np.concatenate): tinygen.compile follows it
-                [
-                    Tensor._wrap(labels_array(real_labels, n, self.num_classes)),
-                    Tensor._wrap(labels_array(fake_labels, n, self.num_classes)),
-                ]
-            )
+            # an op (not np.concatenate): tinygen.compile follows it
+            labels = tinygen.cat([Tensor._wrap(real_ids), Tensor._wrap(fake_ids)])
             weight = self.fake_class_weight
             if weight == 1.0:  # both halves in one op, bit for bit as before the option
                 loss = loss + F.cross_entropy(class_logits, labels, reduction="sum") * (1.0 / n)
@@ -234,13 +294,22 @@ class GAN(nn.Module):
         Freeze D (``discriminator.requires_grad_(False)``) around the backward pass so no
         gradient is computed for D's weights; the gradient still flows through D into G.
         """
-        logits, class_logits = self.discriminate(fake)
-        ones = np.ones(fake.shape[0], np.float32)
-        loss = F.binary_cross_entropy_with_logits(logits, ones)
+        n = fake.shape[0]
+        ids = labels_array(fake_labels, n, self.num_classes) if self.conditional else None
+        logits, class_logits = self.discriminate(fake, self.one_hot_if_projected(ids))
+        loss = F.binary_cross_entropy_with_logits(logits, np.ones(n, logits.dtype))  # float64 too
         if class_logits is not None:  # the AC-GAN: D has a class head
-            labels = labels_array(fake_labels, fake.shape[0], self.num_classes)
-            loss = loss + F.cross_entropy(class_logits, labels)
+            loss = loss + F.cross_entropy(class_logits, ids)
         return loss
+
+    def one_hot_if_projected(self, *ids: np.ndarray | None) -> Tensor | None:
+        """The classes' one-hot rows, stacked, for a projection D; None for the others.
+
+        One ``one_hot`` per array, then ``cat``: ops that ``tinygen.compile`` replays.
+        """
+        if not isinstance(self.discriminator, ProjectionDiscriminator):
+            return None
+        return tinygen.cat([F.one_hot(a, self.num_classes) for a in ids])
 
     # ----- for users ----------------------------------------------------------------------
     def decode_images(self, z: Any, labels: Any = None) -> Tensor:
@@ -270,8 +339,10 @@ class GAN(nn.Module):
         if not self.conditional:
             raise ValueError("only a conditional GAN has a class head")
         x = np.asarray(x, np.float32).reshape(-1, self.out_features) * 2 - 1
+        # the class logits do not depend on the classes a projection D is told: class 0 here
+        one_hot = self.one_hot_if_projected(np.zeros(len(x), np.int64))
         with tinygen.no_grad():
-            _, class_logits = self.discriminate(tinygen.tensor(x))
+            _, class_logits = self.discriminate(tinygen.tensor(x), one_hot)
             assert class_logits is not None  # conditional, checked above
             return F.softmax(class_logits, axis=1).numpy()
 
@@ -289,6 +360,8 @@ class ACGAN(GAN):
         ema_decay: beta of the moving average of G's weights used for sampling (0: none).
         fake_class_weight: AC-GAN: the weight w of the fakes' class term in L_D (1: Odena et
             al.'s L_C on real and fake images alike; see ``discriminator_loss``).
+        projection: D's real/fake logit gets the class projection y^T V phi(x)
+            (``ProjectionDiscriminator``).
     """
 
     kind = "cgan"
@@ -303,6 +376,7 @@ class ACGAN(GAN):
         discriminator_dropout: float = 0.0,
         ema_decay: float = 0.0,
         fake_class_weight: float = 1.0,
+        projection: bool = False,
     ) -> None:
         if num_classes < 1:
             raise ValueError("an AC-GAN needs num_classes >= 1")
@@ -315,4 +389,5 @@ class ACGAN(GAN):
             discriminator_dropout,
             ema_decay,
             fake_class_weight,
+            projection,
         )

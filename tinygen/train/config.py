@@ -15,7 +15,8 @@ batch 64, Adam lr 2e-4 with betas (0.5, 0.999) for both networks.
 The GAN family trains W2's networks with the recipe of the main job on top (each lever
 measured alone, the ablation in README.md): twice W2's learning rate (4e-4 for G and D) for
 15 epochs, and ``GAN_RECIPE``, the model options it adds (dropout in D, the moving average of
-G for sampling, half the weight on the fakes' class term in an AC-GAN's L_D).
+G for sampling, half the weight on the fakes' class term in an AC-GAN's L_D, and an AC-GAN's
+real/fake logit made class-conditional by the projection of Miyato & Koyama 2018).
 ``label_smoothing``, ``instance_noise`` (the changes to the step,
 ``tinygen/train/gan_trainer.py``) and the schedule ``lr_decay_start`` are options, off by
 default: each was measured and did not pay.
@@ -40,8 +41,10 @@ ADDED_SETTINGS: dict[str, Any] = {
     "objective": "elbo", "k": 1, "binarize": "none", "label_smoothing": 0.0, "instance_noise": 0.0,
     "lr_decay_start": 1.0,
 }  # fmt: skip
-# model options of the gan family (fake_class_weight acts on the AC-GAN only)
-GAN_RECIPE = {"discriminator_dropout": 0.3, "ema_decay": 0.998, "fake_class_weight": 0.5}
+# model options of the gan family (fake_class_weight and projection act on the AC-GAN only)
+GAN_RECIPE = {
+    "discriminator_dropout": 0.3, "ema_decay": 0.998, "fake_class_weight": 0.5, "projection": True,
+}  # fmt: skip
 DEFAULTS: dict[str, dict[str, Any]] = {  # by family: W1 (vae, cvae) and W2 (gan, cgan)
     "vae": {"epochs": 10, "batch_size": 128, "lr": 1e-3, "betas": (0.9, 0.999), "z_dim": 20,
             "model_options": {}},
