@@ -20,7 +20,10 @@ def warmup() -> float:
     """Compile every CPU kernel for float32 (or load it from the disk cache).
 
     Covers C-contiguous arrays everywhere, plus the strided views the AC-GAN losses take
-    (a logit column ``out[:, :1]``, class logits ``out[:, 1:]``).
+    (a logit column ``out[:, :1]``, class logits ``out[:, 1:]``) with their contiguous
+    targets and gradients, and the CVAE's strided gradient of z: the signatures the four
+    trainers' steps call (``tests/test_kernel_cache.py`` checks that they compile nothing
+    new after it).
 
     Returns:
         Seconds taken (0.0 when Numba is unavailable, and the reference is used).
@@ -47,16 +50,23 @@ def _run_each_kernel(module: ModuleType, rows: int = 3, cols: int = 5) -> None:
     std, grad_mu, grad_logvar = np.empty_like(x), np.empty_like(x), np.empty_like(x)
     module.reparameterize(x, x, x, out, std)
     module.reparameterize_backward(x, x, std, grad_mu, grad_logvar)
+    # the CVAE's: z's gradient is a column slice of cat([z, one_hot])'s, written in place
+    grad_z = np.zeros((rows, 2 * cols), f32)[:, :cols]
+    module.reparameterize_backward(grad_z, x, std, grad_z, grad_logvar)
     module.dropout(x, np.zeros((rows, cols), np.uint16), 3, 1.5, out)
     loss_rows = np.empty(rows)
     module.gaussian_kl(x, x, loss_rows, grad_mu, grad_logvar)
     target = np.full_like(x, 0.5)
     module.bce_with_logits(x, target, grad_x)
     module.bce_with_logits_rows(x, target, grad_x, loss_rows)
-    module.bce_with_logits(x[:, :1], target[:, :1], grad_x[:, :1])  # strided column
+    # the AC-GAN's: strided logits (a column of D's output, its class logits), with the
+    # target and the gradient contiguous, as the losses allocate them
+    column_target, column_grad = np.full((rows, 1), 0.5, f32), np.empty((rows, 1), f32)
+    module.bce_with_logits(x[:, :1], column_target, column_grad)
     labels = np.zeros(rows, np.int64)
     module.log_softmax_cross_entropy(x, labels, grad_x, loss_rows)
-    module.log_softmax_cross_entropy(x[:, 1:], labels, grad_x[:, 1:], loss_rows)  # strided
+    class_grad = np.empty((rows, cols - 1), f32)
+    module.log_softmax_cross_entropy(x[:, 1:], labels, class_grad, loss_rows)
     flat, flat_grad = x.reshape(-1).copy(), x.reshape(-1)
     moment1, moment2 = np.zeros_like(flat), np.zeros_like(flat)
     module.adam_step(flat, flat_grad, moment1, moment2, 1e-3, 0.9, 0.999, 1e-8, 0.0, 1)

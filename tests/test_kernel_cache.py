@@ -5,7 +5,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+from helpers import synthetic_digits
+
 from tinygen.kernels import cache
+from tinygen.train import TrainConfig, make_trainer
+
+SMALL_GAN = {"generator_hidden": [16], "discriminator_hidden": [16]}
 
 KERNELS = Path(cache.__file__).resolve().parent
 
@@ -29,3 +35,33 @@ def test_an_edited_helper_file_drops_the_cached_kernels(tmp_path: Path) -> None:
     scalar.write_text(scalar.read_text() + "\n# an edit Numba's own check would miss\n")
     assert cache.forget_stale_compilations(folder) == 1
     assert not (pycache / "cpu.bias-1.py311.nbi").exists()
+
+
+@pytest.mark.parametrize("kind", ["cgan", "gan", "vae", "cvae"])
+def test_warmup_compiles_every_signature_a_training_step_calls(kind: str, tmp_path: Path) -> None:
+    """After ``warmup()`` a trainer's first steps compile nothing: a signature it missed
+    would cost the main job seconds of compiling inside its first step."""
+    numba = pytest.importorskip("numba")
+    from tinygen.kernels import cpu as cpu_kernels
+    from tinygen.kernels import cpu_losses, cpu_optim
+    from tinygen.kernels.warmup import warmup
+
+    def signatures() -> dict[str, set[str]]:
+        found = {}
+        for module in (cpu_kernels, cpu_losses, cpu_optim):
+            for name in dir(module):
+                kernel = getattr(module, name)
+                if isinstance(kernel, numba.core.registry.CPUDispatcher):
+                    found[f"{module.__name__}.{name}"] = set(map(str, kernel.signatures))
+        return found
+
+    warmup()
+    before = signatures()
+    sizes = {"cgan": SMALL_GAN, "gan": SMALL_GAN}.get(kind, {"hidden": [16]})
+    config = TrainConfig(model=kind, epochs=1, batch_size=16, seed=0, out=str(tmp_path),
+                         model_options=sizes)  # fmt: skip
+    trainer = make_trainer(config, data=synthetic_digits(64), valid_data=synthetic_digits(32),
+                           progress=False, pictures=False)  # fmt: skip
+    trainer.fit()
+    new = {k: v - before.get(k, set()) for k, v in signatures().items()}
+    assert not {k: v for k, v in new.items() if v}
