@@ -29,6 +29,13 @@ def warmup() -> float:
         Seconds taken (0.0 when Numba is unavailable, and the reference is used).
     """
     start = time.perf_counter()
+    # as tinygen.fastpath does before the first kernel: drop a cache of other sources, and
+    # stamp this one with its sources, or the next process would take it for stale and
+    # compile everything again (the main job's first step did, 8-10 s, after the set-up's
+    # warmup)
+    from tinygen.kernels.cache import forget_stale_compilations
+
+    forget_stale_compilations()
     try:
         module = importlib.import_module(".cpu", __package__)
     except ImportError:  # no Numba, or one that does not match this NumPy

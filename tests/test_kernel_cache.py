@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,16 @@ def test_warmup_compiles_every_signature_a_training_step_calls(kind: str, tmp_pa
     trainer.fit()
     new = {k: v - before.get(k, set()) for k, v in signatures().items()}
     assert not {k: v for k, v in new.items() if v}
+
+
+def test_warmup_leaves_the_stamp_that_lets_the_next_process_keep_its_cache(tmp_path: Path) -> None:
+    """Without the stamp, the next process's first kernel would drop what warmup compiled."""
+    root = KERNELS.parent  # tinygen/kernels is a link to kernels/: copy both, links kept
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("tinygen", "kernels"):
+        shutil.copytree(root / folder, tmp_path / folder, symlinks=True, ignore=ignore)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "NUMBA_DISABLE_JIT": "1"}
+    code = "from tinygen.kernels.warmup import warmup; warmup()"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=tmp_path)
+    stamp = tmp_path / "tinygen" / "kernels" / "__pycache__" / cache.STAMP
+    assert stamp.read_text().strip() == cache.sources_digest(tmp_path / "tinygen" / "kernels")
