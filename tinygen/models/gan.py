@@ -65,10 +65,10 @@ PROJECTION_INIT = 0.05  # std of V's N(0, std^2) start: |V_y| about 0.8 for 256 
 
 
 class ProjectionDiscriminator(nn.Module):
-    """D(x, y) of the projection AC-GAN: (B, 1 + C) outputs, the first one class-conditional.
+    """D(x, y) of the projection AC-GAN: a class-conditional real/fake logit, class logits.
 
-    Column 0 is psi(phi(x)) + y^T V phi(x) (Miyato & Koyama 2018, eq. 3), columns 1.. the
-    AC-GAN's class logits, which do not depend on y.
+    The logit is psi(phi(x)) + y^T V phi(x) (Miyato & Koyama 2018, eq. 3); the AC-GAN's
+    class logits do not depend on y.
 
     Args:
         layers: the plain D (``mlp``, with its dropouts): all but the last module make phi,
@@ -85,13 +85,13 @@ class ProjectionDiscriminator(nn.Module):
         start = backend.rng("cpu").standard_normal((num_classes, hidden)) * PROJECTION_INIT
         self.embedding = nn.Parameter(start.astype(np.float32))  # V, one row per class
 
-    def forward(self, x: Tensor, one_hot: Tensor) -> Tensor:
-        """D's outputs for images x (B, D) of classes one_hot (B, C)."""
+    def forward(self, x: Tensor, one_hot: Tensor) -> tuple[Tensor, Tensor]:
+        """D's two heads, (B,) logits and (B, C) class logits, for x (B, D) of one_hot (B, C)."""
         phi = self.features(x)  # (B, H)
         out = self.heads(phi)  # (B, 1 + C)
         v_y = one_hot.astype(phi.dtype) @ self.embedding  # (B, H): row y of V for each image
-        projection = (v_y * phi).sum(axis=1, keepdims=True)  # y^T V phi(x), (B, 1)
-        return tinygen.cat([out[:, :1] + projection, out[:, 1:]], axis=1)
+        projection = (v_y * phi).sum(axis=1)  # y^T V phi(x), (B,)
+        return out[:, 0] + projection, out[:, 1:]
 
 
 class GAN(nn.Module):
@@ -192,9 +192,8 @@ class GAN(nn.Module):
         if isinstance(self.discriminator, ProjectionDiscriminator):
             if one_hot is None:
                 raise ValueError("the projection discriminator needs the images' classes")
-            out = self.discriminator(x, one_hot)
-        else:
-            out = self.discriminator(x)  # (B, 1 + C)
+            return self.discriminator(x, one_hot)
+        out = self.discriminator(x)  # (B, 1 + C)
         if not self.conditional:
             return out.reshape(-1), None
         return out[:, 0], out[:, 1:]
