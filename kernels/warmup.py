@@ -33,7 +33,7 @@ def warmup() -> float:
     # stamp this one with its sources, or the next process would take it for stale and
     # compile everything again (the main job's first step did, 8-10 s, after the set-up's
     # warmup)
-    from tinygen.kernels.cache import forget_stale_compilations
+    from .cache import forget_stale_compilations
 
     forget_stale_compilations()
     try:
