@@ -64,6 +64,11 @@ def draw(output, name, **options):
 #
 # The class term on fakes appears in both: D and G cooperate on it. Below we write the four
 # terms out and check that they add up to the model's own `discriminator_loss`.
+#
+# This lesson's ACGAN is the paper's. The main job's recipe changes two things: the fakes'
+# class term in L_D at weight 0.5 (`fake_class_weight`), and a real/fake logit that knows
+# the class, d(x, y) = psi(phi(x)) + y^T V phi(x) (`projection`, Miyato & Koyama 2018), so
+# D judges "a real 3?" rather than "real?" and "which digit?" apart.
 
 # %%
 images, labels = load_split("mnist", "train", limit=512 if SMOKE else 20000)
