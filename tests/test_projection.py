@@ -50,8 +50,12 @@ def test_the_real_fake_logit_is_psi_plus_the_class_projection_by_hand():
     logits2, classes2 = (t.numpy() for t in model.discriminate(tinygen.tensor(x), other))
     np.testing.assert_array_equal(classes2, classes)
     assert np.abs(logits2 - logits).min() > 1e-4
-    with pytest.raises(ValueError, match="needs the images' classes"):
+    with pytest.raises(ValueError, match="needs the images' classes: discriminate"):
         model.discriminate(tinygen.tensor(x))
+    with pytest.raises(ValueError, match=r"one_hot must have shape \(6, 10\)"):
+        model.discriminate(tinygen.tensor(x), one_hot[:5])
+    with pytest.raises(TypeError, match="projection must be True or False, not 'false'"):
+        ACGAN(z_dim=3, **SMALL, projection="false")
 
 
 def test_the_losses_project_each_image_on_its_own_class():

@@ -87,6 +87,10 @@ class ProjectionDiscriminator(nn.Module):
 
     def forward(self, x: Tensor, one_hot: Tensor) -> tuple[Tensor, Tensor]:
         """D's two heads, (B,) logits and (B, C) class logits, for x (B, D) of one_hot (B, C)."""
+        want = (x.shape[0], self.embedding.shape[0])
+        if tuple(one_hot.shape) != want:
+            got = tuple(one_hot.shape)
+            raise ValueError(f"one_hot must have shape {want} (images, classes), not {got}")
         phi = self.features(x)  # (B, H)
         out = self.heads(phi)  # (B, 1 + C)
         v_y = one_hot.astype(phi.dtype) @ self.embedding  # (B, H): row y of V for each image
@@ -145,6 +149,8 @@ class GAN(nn.Module):
                 m for layer in layers[:-1] for m in (layer, nn.Dropout(self.discriminator_dropout))
             ]
             self.discriminator = nn.Sequential(*with_dropout, layers[-1])
+        if not isinstance(projection, (bool, np.bool_)):  # e.g. the string "false" from JSON
+            raise TypeError(f"projection must be True or False, not {projection!r}")
         self.projection = bool(projection)
         if self.projection and self.conditional:  # V after D's layers, from the same generator
             self.discriminator = ProjectionDiscriminator(self.discriminator, num_classes)
@@ -191,7 +197,10 @@ class GAN(nn.Module):
         """
         if isinstance(self.discriminator, ProjectionDiscriminator):
             if one_hot is None:
-                raise ValueError("the projection discriminator needs the images' classes")
+                raise ValueError(
+                    "the projection discriminator needs the images' classes: discriminate(x, "
+                    "F.one_hot(labels, num_classes)), or build the model with projection=False"
+                )
             return self.discriminator(x, one_hot)
         out = self.discriminator(x)  # (B, 1 + C)
         if not self.conditional:
