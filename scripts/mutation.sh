@@ -15,7 +15,7 @@
 #
 # --keep: start from the mutants/ of the last run instead of deleting it. mutmut then reuses
 # what it measured there, which tests cover which function (the stats run over the engine's
-# tests, 4-5 minutes on two cores), and measures only the tests added since; it reruns every
+# tests, 3-5 minutes on two cores), and measures only the tests added since; it reruns every
 # mutant named by the patterns. For the loop "write a test for a survivor, see it killed".
 # Without --keep every run starts afresh, which is what a score for a report needs: a kept
 # mutants/ can hold the verdicts of mutants that the patterns no longer name.
