@@ -22,9 +22,14 @@ def quick_classifier(monkeypatch):
     """Score with a classifier trained in seconds instead of the cached one."""
     import tinygen.metrics
 
-    monkeypatch.setattr(
-        tinygen.metrics, "load_or_train_classifier", lambda *a, **k: small_classifier()
-    )
+    asked = []  # the verbose flag of each call: --no-progress must reach it
+
+    def loader(dataset="mnist", *args, verbose=True, **kwargs):
+        asked.append(verbose)
+        return small_classifier()
+
+    monkeypatch.setattr(tinygen.metrics, "load_or_train_classifier", loader)
+    return asked
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +129,7 @@ def test_report_end_to_end_then_reuse(tmp_path, capsys, quick_classifier):
         "--no-progress",
     )
     assert tinygen_main("report", *common) == 0
+    assert quick_classifier == [False]  # --no-progress: no training bar either
     text = (out / "report.md").read_text()
     assert "| model | epochs | train time | −ELBO | NLL (IWAE k=4)" in text
     for row in ("| VAE | 1 |", "| CVAE | 1 |", "| GAN | 1 |", "| AC-GAN | 1 |", "| real data |"):
@@ -190,3 +196,11 @@ def test_report_on_fashion_mnist_names_its_data_and_scores_every_model(tmp_path,
     assert report["options"]["dataset"] == "fashion-mnist"
     assert {m["dataset"] for m in report["models"].values()} == {"fashion-mnist"}
     assert "Data: fashion-mnist" in (out / "report.md").read_text()
+
+
+@pytest.mark.needs_mnist
+@pytest.mark.parametrize("flag", [(), ("--no-progress",)], ids=["progress", "no_progress"])
+def test_no_progress_reaches_the_scoring_classifiers_training(tiny_runs, quick_classifier, flag):
+    """--no-progress silences the classifier's training bar too (minutes on a fresh machine)."""
+    assert tinygen_main("eval", tiny_runs / "gan", "--fast", "--n-samples", 100, *flag) == 0
+    assert quick_classifier == [not flag]

@@ -78,7 +78,11 @@ class EvalData:
 
     @classmethod
     def load(
-        cls, dataset: str = "mnist", classifier: Any = None, sample_scores: bool = True
+        cls,
+        dataset: str = "mnist",
+        classifier: Any = None,
+        sample_scores: bool = True,
+        progress: bool = True,
     ) -> EvalData:
         """Load the valid and test splits and the cached classifier (trained once if absent).
 
@@ -86,6 +90,7 @@ class EvalData:
             dataset: the data set of the models to evaluate.
             classifier: a classifier to use instead of ``load_or_train_classifier(dataset)``.
             sample_scores: False loads no classifier (for ``likelihood_only`` evaluations).
+            progress: the classifier's training line and bar on stderr, if it is trained now.
 
         Returns:
             EvalData.
@@ -97,7 +102,7 @@ class EvalData:
         if not sample_scores:
             return cls(dataset, x_valid, x_test, y_test, None, np.empty((0, 0)))
         if classifier is None:
-            classifier = load_or_train_classifier(dataset)
+            classifier = load_or_train_classifier(dataset, verbose=progress)
         return cls(dataset, x_valid, x_test, y_test, classifier, classifier.features(x_test))
 
 
@@ -237,7 +242,8 @@ def evaluate_checkpoint(path: str | Path, data: EvalData | None = None, **option
     config = state.get("config") or {}
     dataset = config.get("dataset") or "mnist"
     if data is None:
-        data = EvalData.load(dataset, sample_scores=not options.get("likelihood_only", False))
+        sample_scores = not options.get("likelihood_only", False)
+        data = EvalData.load(dataset, None, sample_scores, options.get("progress", True))
     elif data.dataset != dataset:
         raise ValueError(f"{path} was trained on {dataset}, the evaluation data is {data.dataset}")
     trained = {key: config[key] for key in ("objective", "k", "binarize") if key in config}

@@ -147,7 +147,7 @@ def build_report(
     Returns:
         the path of report.md.
     """
-    data = EvalData.load(options["dataset"], classifier)
+    data = EvalData.load(options["dataset"], classifier, progress=progress)
     models, results = {}, {}
     for kind, run in runs.items():
         model, _ = load_model(run["checkpoint"])
